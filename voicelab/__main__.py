@@ -1,0 +1,7 @@
+"""``python -m voicelab``."""
+
+import sys
+
+from voicelab.cli import main
+
+sys.exit(main())

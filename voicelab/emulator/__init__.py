@@ -1,0 +1,1 @@
+"""The local emulator: offline servers that speak each provider's protocol."""

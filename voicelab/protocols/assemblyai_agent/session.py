@@ -1,0 +1,406 @@
+"""The AssemblyAI Voice Agent ``session.update`` body: build, validate, merge (protocols.md §2.7).
+
+Validation raises `SessionConfigError` naming the field path (``session.output.volume``), the
+bad value and the allowed values, with the ``session.error`` code a server would send.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NoReturn
+
+from voicelab.protocols.errors import SessionConfigError
+
+__all__ = [
+    "AUDIO_ENCODINGS",
+    "DEFAULT_VOICE",
+    "DOCUMENTED_VOICES",
+    "ENCODING_RATES",
+    "IMMUTABLE_FIELDS",
+    "REMOVED_VOICES",
+    "changed_immutable_fields",
+    "make_session",
+    "merge_session",
+    "validate_session",
+]
+
+#: Wire encoding → (voicelab encoding, sample rate) [DOC §2.3].
+ENCODING_RATES: dict[str, tuple[str, int]] = {
+    "audio/pcm": ("linear16", 24000),
+    "audio/pcmu": ("mulaw", 8000),
+    "audio/pcma": ("alaw", 8000),
+}
+AUDIO_ENCODINGS: tuple[str, ...] = tuple(ENCODING_RATES)
+DEFAULT_VOICE = "ivy"
+DOCUMENTED_VOICES: tuple[str, ...] = tuple(
+    "ivy james tyler winter bella david kyle helen martha river emma victor eleanor arjun dmitri pierre "
+    "giulia luca lucia mateo diego".split()
+)
+REMOVED_VOICES: frozenset[str] = frozenset(
+    "sam mia jack sophie oliver ethan mei lukas lena mina joon ren hana".split()
+)
+#: Fields that cannot change after ``session.ready`` [DOC/VND §2.7].
+IMMUTABLE_FIELDS: tuple[str, ...] = ("agent_id", "greeting", "output.voice", "output.format")
+
+_TOP = ("agent_id", "system_prompt", "greeting", "input", "output", "tools")
+_INPUT = (
+    "format",
+    "keyterms",
+    "turn_detection",
+    "transcription_prompt",
+    "voice_focus",
+    "voice_focus_threshold",
+    "continuous_partials",
+)
+_TURN = ("vad_threshold", "min_silence", "max_silence", "interrupt_response", "type", "interruption_delay")
+_OUTPUT = ("voice", "format", "volume")
+_TOOL = ("type", "name", "description", "parameters", "execution_mode", "timeout_seconds")
+MAX_KEYTERMS = 100
+
+
+def _fail(
+    path: str,
+    value: object,
+    allowed: Iterable[object] | str,
+    *,
+    hint: str | None = None,
+    code: str = "invalid_config",
+) -> NoReturn:
+    raise SessionConfigError(param=path, value=value, allowed=allowed, hint=hint, code=code)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_keys(path: str, obj: Mapping[str, Any], allowed: Sequence[str]) -> None:
+    for key in obj:
+        if key not in allowed:
+            hint = None
+            if path == "session" and key == "llm":
+                hint = "a custom LLM is only allowed on stored agents (POST /v1/agents), then pass agent_id"
+            if path == "session" and key == "turn_detection":
+                hint = "turn_detection moved under session.input"
+            if path == "session.output" and key == "voice_id":
+                hint = "use output.voice as a string"
+            _fail(f"{path}.{key}", obj[key], allowed, hint=hint, code="invalid_format")
+
+
+def _check_format(path: str, fmt: object) -> None:
+    if not isinstance(fmt, Mapping):
+        _fail(path, fmt, "an object such as {'encoding': 'audio/pcm'}", code="invalid_format")
+        return
+    _check_keys(path, fmt, ("encoding", "sample_rate"))
+    encoding = fmt.get("encoding", "audio/pcm")
+    if encoding not in ENCODING_RATES:
+        _fail(f"{path}.encoding", encoding, AUDIO_ENCODINGS, code="invalid_value")
+    rate = fmt.get("sample_rate")
+    if rate is not None and rate != ENCODING_RATES[encoding][1]:
+        _fail(
+            f"{path}.sample_rate",
+            rate,
+            (ENCODING_RATES[encoding][1],),
+            code="invalid_value",
+            hint=f"{encoding} implies {ENCODING_RATES[encoding][1]} Hz",
+        )
+
+
+def _check_tools(tools: object) -> None:
+    if not isinstance(tools, list):
+        _fail("session.tools", tools, "a list of tool objects", code="invalid_format")
+        return
+    for i, tool in enumerate(tools):
+        path = f"session.tools[{i}]"
+        if not isinstance(tool, Mapping):
+            _fail(path, tool, "an object with type, name, description, parameters", code="invalid_format")
+            continue
+        if "function" in tool:
+            _fail(
+                f"{path}.function",
+                "<object>",
+                _TOOL,
+                code="invalid_format",
+                hint="the schema is flat: put name, description and parameters on the tool itself",
+            )
+        _check_keys(path, tool, _TOOL)
+        if tool.get("type", "function") != "function":
+            _fail(f"{path}.type", tool.get("type"), ("function",), code="invalid_value")
+        name = tool.get("name")
+        if not isinstance(name, str) or not name:
+            _fail(f"{path}.name", name, "a non-empty string", code="invalid_value")
+        if "description" in tool and not isinstance(tool["description"], str):
+            _fail(f"{path}.description", tool["description"], "a string", code="invalid_value")
+        if "parameters" in tool and not isinstance(tool["parameters"], Mapping):
+            _fail(f"{path}.parameters", tool["parameters"], "a JSON-schema object", code="invalid_value")
+        mode = tool.get("execution_mode", "interactive")
+        if mode not in ("interactive", "hold"):
+            _fail(f"{path}.execution_mode", mode, ("interactive", "hold"), code="invalid_value")
+        timeout = tool.get("timeout_seconds", 120)
+        if not _is_number(timeout) or not 1 <= timeout <= 300:
+            _fail(
+                f"{path}.timeout_seconds", timeout, "a number of seconds from 1 to 300", code="invalid_value"
+            )
+
+
+def validate_session(
+    session: Mapping[str, Any],
+    *,
+    first: bool = True,
+    voices: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Validate a ``session.update`` body.
+
+    Args:
+        session: The ``session`` object.
+        first: Whether this is the first update of the connection (``agent_id`` is only allowed then).
+        voices: Accepted voice names; ``None`` accepts any non-empty name not in `REMOVED_VOICES`.
+
+    Returns:
+        A deep copy of the session, unchanged.
+
+    Raises:
+        SessionConfigError: A field is invalid; ``code`` is the server's ``session.error`` code.
+    """
+    if not isinstance(session, Mapping):
+        _fail("session", session, "an object", code="invalid_format")
+    _check_keys("session", session, _TOP)
+    if "agent_id" in session:
+        if len(session) != 1:
+            others = sorted(k for k in session if k != "agent_id")
+            _fail(
+                "session.agent_id",
+                session["agent_id"],
+                "agent_id alone",
+                hint=f"agent_id binds a stored agent and cannot be combined with {others}",
+            )
+        if not first:
+            _fail(
+                "session.agent_id",
+                session["agent_id"],
+                "only in the first session.update",
+                code="immutable_field",
+            )
+        if not isinstance(session["agent_id"], str) or not session["agent_id"]:
+            _fail("session.agent_id", session["agent_id"], "a non-empty string", code="invalid_value")
+    for key in ("system_prompt", "greeting"):
+        if key in session and not isinstance(session[key], str):
+            _fail(f"session.{key}", session[key], "a string", code="invalid_value")
+    inp = session.get("input")
+    if inp is not None:
+        if not isinstance(inp, Mapping):
+            _fail("session.input", inp, "an object", code="invalid_format")
+        _check_keys("session.input", inp, _INPUT)
+        if "format" in inp:
+            _check_format("session.input.format", inp["format"])
+        if "keyterms" in inp:
+            terms = inp["keyterms"]
+            if not isinstance(terms, list) or not all(isinstance(t, str) and t for t in terms):
+                _fail("session.input.keyterms", terms, "a list of non-empty strings", code="invalid_value")
+            elif len(terms) > MAX_KEYTERMS:
+                _fail(
+                    "session.input.keyterms",
+                    f"<{len(terms)} terms>",
+                    f"at most {MAX_KEYTERMS} terms",
+                    code="invalid_value",
+                )
+        if "voice_focus" in inp and inp["voice_focus"] not in ("near-field", "far-field"):
+            _fail(
+                "session.input.voice_focus",
+                inp["voice_focus"],
+                ("near-field", "far-field"),
+                code="invalid_value",
+            )
+        td = inp.get("turn_detection")
+        if td is not None:
+            if not isinstance(td, Mapping):
+                _fail("session.input.turn_detection", td, "an object", code="invalid_format")
+            _check_keys("session.input.turn_detection", td, _TURN)
+            vt = td.get("vad_threshold", 0.5)
+            if not _is_number(vt) or not 0 <= vt <= 1:
+                _fail(
+                    "session.input.turn_detection.vad_threshold",
+                    vt,
+                    "a number from 0 to 1",
+                    code="invalid_value",
+                )
+            for key in ("min_silence", "max_silence"):
+                if key in td and (not _is_number(td[key]) or td[key] < 0):
+                    _fail(
+                        f"session.input.turn_detection.{key}",
+                        td[key],
+                        "milliseconds >= 0",
+                        code="invalid_value",
+                    )
+            lo, hi = td.get("min_silence", 1000), td.get("max_silence", 3000)
+            if _is_number(lo) and _is_number(hi) and lo > hi:
+                _fail(
+                    "session.input.turn_detection.min_silence",
+                    lo,
+                    f"at most max_silence ({hi})",
+                    code="invalid_value",
+                )
+            if "interrupt_response" in td and not isinstance(td["interrupt_response"], bool):
+                _fail(
+                    "session.input.turn_detection.interrupt_response",
+                    td["interrupt_response"],
+                    (True, False),
+                    code="invalid_value",
+                )
+            if "type" in td and td["type"] != "server_vad":
+                _fail("session.input.turn_detection.type", td["type"], ("server_vad",), code="invalid_value")
+    out = session.get("output")
+    if out is not None:
+        if not isinstance(out, Mapping):
+            _fail("session.output", out, "an object", code="invalid_format")
+        _check_keys("session.output", out, _OUTPUT)
+        if "voice" in out:
+            voice = out["voice"]
+            if isinstance(voice, Mapping):
+                _fail(
+                    "session.output.voice",
+                    "<object>",
+                    "a voice name string",
+                    code="invalid_format",
+                    hint="voice.voice_id objects belong to the REST agents API",
+                )
+            if not isinstance(voice, str) or not voice:
+                _fail("session.output.voice", voice, "a voice name", code="invalid_value")
+            elif voice in REMOVED_VOICES or (voices is not None and voice not in voices):
+                _fail(
+                    "session.output.voice",
+                    voice,
+                    voices or DOCUMENTED_VOICES,
+                    code="invalid_value",
+                    hint="check GET /v1/voices for the current catalog",
+                )
+        if "format" in out:
+            _check_format("session.output.format", out["format"])
+        if "volume" in out and (not _is_number(out["volume"]) or not 0 <= out["volume"] <= 100):
+            _fail("session.output.volume", out["volume"], "a number from 0 to 100", code="invalid_value")
+    if "tools" in session:
+        _check_tools(session["tools"])
+    return copy.deepcopy(dict(session))
+
+
+def make_session(
+    *,
+    system_prompt: str | None = None,
+    greeting: str | None = None,
+    voice: str | None = None,
+    input_encoding: str | None = None,
+    output_encoding: str | None = None,
+    keyterms: Sequence[str] | None = None,
+    vad_threshold: float | None = None,
+    min_silence: float | None = None,
+    max_silence: float | None = None,
+    interrupt_response: bool | None = None,
+    volume: float | None = None,
+    tools: Sequence[Mapping[str, Any]] | None = None,
+    agent_id: str | None = None,
+) -> dict[str, Any]:
+    """Build and validate a ``session`` object from keyword arguments; ``None`` fields are omitted.
+
+    Silences are in **seconds** here (voicelab style) and sent as milliseconds on the wire.
+
+    Args:
+        system_prompt: The agent's instructions.
+        greeting: Spoken word for word at the start (immutable after ready).
+        voice: Output voice name (immutable after ready).
+        input_encoding: ``audio/pcm`` (24 kHz PCM16), ``audio/pcmu`` or ``audio/pcma``.
+        output_encoding: As ``input_encoding`` (immutable after ready).
+        keyterms: Up to 100 terms to boost.
+        vad_threshold: 0-1.
+        min_silence: Seconds of silence before a turn may end.
+        max_silence: Seconds of silence after which a turn ends.
+        interrupt_response: False disables barge-in.
+        volume: Output volume 0-100.
+        tools: Flat tool definitions.
+        agent_id: A stored agent (must be the only field).
+
+    Returns:
+        The validated ``session`` dict.
+    """
+    session: dict[str, Any] = {}
+    if agent_id is not None:
+        session["agent_id"] = agent_id
+    if system_prompt is not None:
+        session["system_prompt"] = system_prompt
+    if greeting is not None:
+        session["greeting"] = greeting
+    inp: dict[str, Any] = {}
+    if input_encoding is not None:
+        inp["format"] = {"encoding": input_encoding}
+    if keyterms is not None:
+        inp["keyterms"] = list(keyterms)
+    td: dict[str, Any] = {}
+    if vad_threshold is not None:
+        td["vad_threshold"] = vad_threshold
+    if min_silence is not None:
+        td["min_silence"] = round(min_silence * 1000)
+    if max_silence is not None:
+        td["max_silence"] = round(max_silence * 1000)
+    if interrupt_response is not None:
+        td["interrupt_response"] = interrupt_response
+    if td:
+        inp["turn_detection"] = td
+    if inp:
+        session["input"] = inp
+    out: dict[str, Any] = {}
+    if voice is not None:
+        out["voice"] = voice
+    if output_encoding is not None:
+        out["format"] = {"encoding": output_encoding}
+    if volume is not None:
+        out["volume"] = volume
+    if out:
+        session["output"] = out
+    if tools is not None:
+        session["tools"] = [dict(t) for t in tools]
+    return validate_session(session)
+
+
+def _get(obj: Mapping[str, Any], dotted: str) -> Any:
+    cur: Any = obj
+    for part in dotted.split("."):
+        if not isinstance(cur, Mapping) or part not in cur:
+            return None
+        cur = cur[part]
+    return cur
+
+
+def changed_immutable_fields(current: Mapping[str, Any], update: Mapping[str, Any]) -> list[str]:
+    """List the immutable fields (greeting, output voice/format, agent_id) an update would change.
+
+    Args:
+        current: The applied session.
+        update: The requested mid-session update.
+
+    Returns:
+        Dotted field names, e.g. ``["greeting", "output.voice"]``.
+    """
+    changed = []
+    for name in IMMUTABLE_FIELDS:
+        new = _get(update, name)
+        if new is not None and new != _get(current, name):
+            changed.append(name)
+    return changed
+
+
+def merge_session(current: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """Apply an update: nested objects merge, ``tools`` (and other lists) are replaced.
+
+    Args:
+        current: The applied session.
+        update: The update.
+
+    Returns:
+        A new merged session.
+    """
+    merged = copy.deepcopy(dict(current))
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge_session(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged

@@ -1,0 +1,172 @@
+"""Small value types and helpers shared by every protocol module.
+
+Nothing here performs I/O: a `ConnectRequest` describes an upgrade request for the
+connection layer to make, a `HandshakeRejection` describes the HTTP answer a server
+half wants to give, and `Explanation` is what a status or close code means.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from voicelab.protocols.errors import MessageError
+from voicelab.protocols.redaction import SecretHeaders, SecretURL
+
+__all__ = [
+    "ConnectRequest",
+    "Explanation",
+    "HandshakeRejection",
+    "HttpRequest",
+    "JsonMessage",
+    "RawMessage",
+    "bearer_token",
+    "decode_json_object",
+    "encode_json",
+    "lower_headers",
+    "parse_query",
+]
+
+#: A decoded JSON object as received or sent.
+JsonMessage = dict[str, Any]
+#: A message exactly as it travelled: decoded JSON, text, bytes, or nothing.
+RawMessage = JsonMessage | str | bytes | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConnectRequest:
+    """Everything needed to open a WebSocket, with credentials hidden from printing.
+
+    Attributes:
+        url: The ``ws://``/``wss://`` URL (its `str` is redacted).
+        headers: Upgrade request headers (credential values masked when read).
+        provider: The protocol name, e.g. ``"pulse"``.
+    """
+
+    url: SecretURL
+    headers: SecretHeaders = field(default_factory=SecretHeaders)
+    provider: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class HttpRequest:
+    """A plain HTTP request (e.g. a token endpoint call), credentials hidden from printing.
+
+    Attributes:
+        method: ``"GET"`` or ``"POST"``.
+        url: The URL (its `str` is redacted).
+        headers: Request headers (credential values masked when read).
+    """
+
+    method: str
+    url: SecretURL
+    headers: SecretHeaders = field(default_factory=SecretHeaders)
+
+
+@dataclass(frozen=True, kw_only=True)
+class HandshakeRejection:
+    """An HTTP answer a server gives instead of ``101 Switching Protocols``.
+
+    Attributes:
+        status: The HTTP status code.
+        body: The JSON body (as a dict).
+        headers: Response headers.
+    """
+
+    status: int
+    body: JsonMessage
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def body_json(self) -> str:
+        """The body encoded as compact JSON text."""
+        return encode_json(self.body)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Explanation:
+    """What an HTTP status, close code or error code means, and how to fix it.
+
+    Attributes:
+        code: The status / close code / error code explained.
+        title: One line naming the problem.
+        cause: The likely cause(s).
+        fix: What to do about it.
+        evidence: The protocols.md tag and section, e.g. ``"[DOC] §1.12"``.
+    """
+
+    code: int | str
+    title: str
+    cause: str
+    fix: str
+    evidence: str = ""
+
+    def __str__(self) -> str:
+        """Return the readable form."""
+        return f"{self.code}: {self.title}. Cause: {self.cause}. Fix: {self.fix}"
+
+
+def encode_json(message: Mapping[str, Any]) -> str:
+    """Encode a message as compact JSON text (UTF-8 kept, no ASCII escaping)."""
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+
+
+def decode_json_object(message: str | bytes | Mapping[str, Any]) -> JsonMessage:
+    """Decode a text frame into a JSON object.
+
+    Args:
+        message: JSON text (``str``, or UTF-8 ``bytes``) or an already-decoded mapping.
+
+    Returns:
+        The object as a dict.
+
+    Raises:
+        MessageError: The text is not JSON or not a JSON object.
+    """
+    if isinstance(message, Mapping):
+        return dict(message)
+    if isinstance(message, bytes | bytearray):
+        try:
+            message = bytes(message).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MessageError(f"expected UTF-8 JSON text, got {len(message)} undecodable bytes") from exc
+    try:
+        value = json.loads(message)
+    except json.JSONDecodeError as exc:
+        preview = message[:60]
+        raise MessageError(f"expected a JSON object, got non-JSON text {preview!r} ({exc.msg})") from exc
+    if not isinstance(value, dict):
+        raise MessageError(f"expected a JSON object, got JSON {type(value).__name__}")
+    return value
+
+
+def parse_query(query: str | Mapping[str, str]) -> dict[str, str]:
+    """Parse a query string (with or without a leading ``?``) into a dict; the last value wins."""
+    if isinstance(query, Mapping):
+        return {str(k): str(v) for k, v in query.items()}
+    return dict(parse_qsl(query.lstrip("?"), keep_blank_values=True))
+
+
+def lower_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """Return the headers with lower-case names (HTTP header names are case-insensitive)."""
+    return {k.lower(): v for k, v in (headers or {}).items()}
+
+
+def bearer_token(authorization: str | None) -> tuple[str | None, str | None]:
+    """Split an ``Authorization`` header value into its scheme and credential.
+
+    Args:
+        authorization: The header value, e.g. ``"Bearer sk_123"``, or ``None``.
+
+    Returns:
+        ``(scheme, credential)``; ``(None, value)`` for a bare credential; ``(None, None)`` if absent.
+    """
+    if authorization is None or not authorization.strip():
+        return None, None
+    scheme, sep, rest = authorization.strip().partition(" ")
+    if not sep:
+        return None, scheme
+    return scheme, rest.strip()

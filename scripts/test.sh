@@ -3,7 +3,7 @@
 # Idempotent: re-running it reuses what is installed. Extra arguments go to pytest.
 source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
 need_apt "${APT_PACKAGES[@]}"
-make_venv .venv-test "test"
+make_venv .venv-test "test,emulator,notebook"
 V=.venv-test/bin
 echo "== ruff";  $V/ruff check .
 echo "== mypy";  $V/mypy

@@ -108,7 +108,9 @@ def test_token_endpoint_server_round_trip() -> None:
     assert status == 200 and aai.parse_token_response(body).token == "tok1"
     assert aai.handle_token_request(query=query, headers={}, issuer=issuer, now=0.0)[0] == 401
     assert aai.handle_token_request(query="", headers=req.headers.reveal(), issuer=issuer, now=0.0)[0] == 400
-    bad = aai.handle_token_request(query="expires_in_seconds=900", headers={"Authorization": KEY}, issuer=issuer, now=0)
+    bad = aai.handle_token_request(
+        query="expires_in_seconds=900", headers={"Authorization": KEY}, issuer=issuer, now=0
+    )
     assert bad[0] == 400 and "expires_in_seconds" in bad[1]["error"]
 
 
@@ -145,7 +147,9 @@ def test_upgrade_with_token_and_expired_token_first_frame() -> None:
 def test_upgrade_bad_key_and_no_key_and_path() -> None:
     bad = aai.accept_upgrade(path="/v1/ws", headers={"Authorization": "Bearer nope"}, now=0.0, api_keys=[KEY])
     none = aai.accept_upgrade(path="/v1/ws", now=0.0)
-    good = aai.accept_upgrade(path="/v1/ws", headers={"authorization": f"Bearer {KEY}"}, now=0.0, api_keys=[KEY])
+    good = aai.accept_upgrade(
+        path="/v1/ws", headers={"authorization": f"Bearer {KEY}"}, now=0.0, api_keys=[KEY]
+    )
     assert isinstance(bad, aai.AuthFailure) and bad.error["code"] == "UNAUTHORIZED" and bad.close_code == 1008
     assert isinstance(none, aai.AuthFailure)
     assert isinstance(good, aai.AuthOk) and KEY not in repr(good)
@@ -156,7 +160,8 @@ def test_upgrade_bad_key_and_no_key_and_path() -> None:
 
 DOC_SESSION = json.loads(
     '{"type":"session.update","session":{"system_prompt":"You are a concise assistant.",'
-    '"greeting":"Hi — how can I help?","input":{"format":{"encoding":"audio/pcm"},"keyterms":["Acme","OrderPro"],'
+    '"greeting":"Hi — how can I help?","input":{"format":{"encoding":"audio/pcm"},'
+    '"keyterms":["Acme","OrderPro"],'
     '"turn_detection":{"vad_threshold":0.5,"min_silence":1000,"max_silence":3000,"interrupt_response":true}},'
     '"output":{"voice":"ivy","format":{"encoding":"audio/pcm"},"volume":100},'
     '"tools":[{"type":"function","name":"get_weather","description":"Get weather for a city.",'
@@ -172,7 +177,9 @@ def test_doc_session_update_validates_and_round_trips() -> None:
 
 
 def test_make_session_seconds_become_ms() -> None:
-    s = aai.make_session(greeting="Hi", voice="ivy", min_silence=0.8, max_silence=2.5, output_encoding="audio/pcmu")
+    s = aai.make_session(
+        greeting="Hi", voice="ivy", min_silence=0.8, max_silence=2.5, output_encoding="audio/pcmu"
+    )
     assert s["input"]["turn_detection"] == {"min_silence": 800, "max_silence": 2500}
     assert s["output"] == {"voice": "ivy", "format": {"encoding": "audio/pcmu"}}
 
@@ -182,23 +189,39 @@ def test_make_session_seconds_become_ms() -> None:
     [
         ({"agent_id": "a1", "greeting": "x"}, "session.agent_id", "invalid_config"),
         ({"input": {"format": {"encoding": "audio/wav"}}}, "session.input.format.encoding", "invalid_value"),
-        ({"input": {"format": {"encoding": "audio/pcm", "sample_rate": 16000}}}, "session.input.format.sample_rate",
-         "invalid_value"),
+        (
+            {"input": {"format": {"encoding": "audio/pcm", "sample_rate": 16000}}},
+            "session.input.format.sample_rate",
+            "invalid_value",
+        ),
         ({"input": {"keyterms": ["k"] * 101}}, "session.input.keyterms", "invalid_value"),
-        ({"input": {"turn_detection": {"vad_threshold": 1.2}}}, "session.input.turn_detection.vad_threshold",
-         "invalid_value"),
+        (
+            {"input": {"turn_detection": {"vad_threshold": 1.2}}},
+            "session.input.turn_detection.vad_threshold",
+            "invalid_value",
+        ),
         ({"output": {"volume": 101}}, "session.output.volume", "invalid_value"),
         ({"output": {"voice": "sam"}}, "session.output.voice", "invalid_value"),
         ({"output": {"voice": {"voice_id": "ivy"}}}, "session.output.voice", "invalid_format"),
         ({"llm": {"model": "x"}}, "session.llm", "invalid_format"),
         ({"turn_detection": {}}, "session.turn_detection", "invalid_format"),
-        ({"tools": [{"type": "function", "name": "t", "execution_mode": "later"}]}, "session.tools[0].execution_mode",
-         "invalid_value"),
-        ({"tools": [{"type": "function", "name": "t", "timeout_seconds": 301}]}, "session.tools[0].timeout_seconds",
-         "invalid_value"),
-        ({"tools": [{"type": "function", "function": {"name": "t"}}]}, "session.tools[0].function", "invalid_format"),
+        (
+            {"tools": [{"type": "function", "name": "t", "execution_mode": "later"}]},
+            "session.tools[0].execution_mode",
+            "invalid_value",
+        ),
+        (
+            {"tools": [{"type": "function", "name": "t", "timeout_seconds": 301}]},
+            "session.tools[0].timeout_seconds",
+            "invalid_value",
+        ),
+        (
+            {"tools": [{"type": "function", "function": {"name": "t"}}]},
+            "session.tools[0].function",
+            "invalid_format",
+        ),
     ],
-)  # fmt: skip
+)
 def test_session_validation_errors(session: dict[str, object], param: str, code: str) -> None:
     with pytest.raises(SessionConfigError) as info:
         aai.validate_session(session)
@@ -236,10 +259,19 @@ def test_mid_session_update_and_immutable_fields() -> None:
     srv = ready_session(greeting="Hello", output={"voice": "ivy"})
     ok = srv.receive(aai.session_update({"system_prompt": "new"}, first=False), now=101.0)
     assert isinstance(aai.parse(ok.replies[0])[0], SessionUpdated) and srv.config["system_prompt"] == "new"
-    for change in ({"greeting": "Bye"}, {"output": {"voice": "james"}}, {"output": {"format": {"encoding": "audio/pcmu"}}}):
+    for change in (
+        {"greeting": "Bye"},
+        {"output": {"voice": "james"}},
+        {"output": {"format": {"encoding": "audio/pcmu"}}},
+    ):
         step = srv.receive(encode_json({"type": "session.update", "session": change}), now=102.0)
         (err,) = aai.parse(step.replies[0])
-        assert isinstance(err, Error) and err.code == "immutable_field" and not err.fatal and err.close_code is None
+        assert (
+            isinstance(err, Error)
+            and err.code == "immutable_field"
+            and not err.fatal
+            and err.close_code is None
+        )
 
 
 def test_tools_array_replaced_on_update() -> None:
@@ -282,10 +314,12 @@ def test_tool_result_is_json_string() -> None:
 
 
 def test_doc_client_examples_parse() -> None:
-    assert aai.parse_client_event('{"type":"session.resume","session_id":"sess_abc123"}') == aai.SessionResume(
-        session_id="sess_abc123"
+    assert aai.parse_client_event(
+        '{"type":"session.resume","session_id":"sess_abc123"}'
+    ) == aai.SessionResume(session_id="sess_abc123")
+    rc = aai.parse_client_event(
+        '{"type":"reply.create","instructions":"Let the customer know we\'re still processing."}'
     )
-    rc = aai.parse_client_event('{"type":"reply.create","instructions":"Let the customer know we\'re still processing."}')
     assert isinstance(rc, aai.ReplyCreate) and rc.instructions and rc.instructions.startswith("Let")
     assert isinstance(aai.parse_client_event('{"type":"session.end"}'), aai.SessionEnd)
     assert json.loads(aai.reply_create()) == {"type": "reply.create"}
@@ -357,9 +391,22 @@ def test_every_server_builder_round_trips() -> None:
     assert {m["type"] for m in msgs} == set(aai.messages.SERVER_EVENT_TYPES)
     events = [e for m in msgs for e in aai.parse(encode_json(m))]
     kinds = [type(e) for e in events]
-    assert kinds == [SessionReady, SessionUpdated, SpeechStarted, Partial, SpeechStopped, Final, TurnEnd,
-                     AgentReplyStarted, AgentReplyAudio, ToolCall, AgentTranscript, AgentReplyDone, Error,
-                     SessionEnded]  # fmt: skip
+    assert kinds == [
+        SessionReady,
+        SessionUpdated,
+        SpeechStarted,
+        Partial,
+        SpeechStopped,
+        Final,
+        TurnEnd,
+        AgentReplyStarted,
+        AgentReplyAudio,
+        ToolCall,
+        AgentTranscript,
+        AgentReplyDone,
+        Error,
+        SessionEnded,
+    ]
     audio = events[8]
     assert isinstance(audio, AgentReplyAudio) and audio.pcm == pcm and audio.sample_rate == 24000
     assert audio.duration == pytest.approx(0.05)
@@ -377,12 +424,14 @@ def test_pcmu_reply_audio_rate() -> None:
 
 DOC_SERVER = {
     "session.ready": '{"type":"session.ready","session_id":"sess_abc123"}',
-    "transcript.user": '{"type":"transcript.user","text":"What\'s the weather in Tokyo?","item_id":"item_abc123"}',
+    "transcript.user": '{"type":"transcript.user","text":"What\'s the weather in Tokyo?",'
+    '"item_id":"item_abc123"}',
     "reply.audio": '{"type":"reply.audio","data":"EAAgADAAQAAw"}',
     "transcript.agent": '{"type":"transcript.agent","text":"It\'s 22°C and sunny.","reply_id":"reply_abc123",'
     '"item_id":"item_abc123","interrupted":false}',
     "reply.done": '{"type":"reply.done","status":"interrupted"}',
-    "tool.call": '{"type":"tool.call","call_id":"call_abc123","name":"get_weather","arguments":{"location":"Tokyo"}}',
+    "tool.call": '{"type":"tool.call","call_id":"call_abc123","name":"get_weather",'
+    '"arguments":{"location":"Tokyo"}}',
     "session.error": '{"type":"session.error","code":"invalid_format","message":"Invalid message format",'
     '"timestamp":"2026-01-01T00:00:00Z"}',
     "session.ended": '{"type":"session.ended","session_duration_seconds":61.2,"audio_duration_seconds":58.0,'
@@ -402,9 +451,13 @@ def test_doc_server_examples() -> None:
     done = aai.parse(DOC_SERVER["reply.done"])[0]
     assert isinstance(done, AgentReplyDone) and done.interrupted
     call = aai.parse(DOC_SERVER["tool.call"])[0]
-    assert isinstance(call, ToolCall) and call.arguments == {"location": "Tokyo"} and call.name == "get_weather"
+    assert (
+        isinstance(call, ToolCall) and call.arguments == {"location": "Tokyo"} and call.name == "get_weather"
+    )
     err = aai.parse(DOC_SERVER["session.error"])[0]
-    assert isinstance(err, Error) and err.code == "invalid_format" and not err.fatal and err.close_code is None
+    assert (
+        isinstance(err, Error) and err.code == "invalid_format" and not err.fatal and err.close_code is None
+    )
     ended = aai.parse(DOC_SERVER["session.ended"])[0]
     assert isinstance(ended, SessionEnded) and ended.audio_duration == 58.0
 
@@ -422,21 +475,36 @@ def test_field_inconsistencies() -> None:
     assert upper.close_code == lower.close_code == 1008 and upper.fatal and lower.fatal
     bare = aai.parse('{"type":"error","code":"INTERNAL_ERROR","message":"x"}')[0]
     assert isinstance(bare, Error) and bare.close_code == 1011
-    assert isinstance(aai.parse('{"type":"session.ready","session_id":"s","resume_token":"r"}')[0], SessionReady)
+    assert isinstance(
+        aai.parse('{"type":"session.ready","session_id":"s","resume_token":"r"}')[0], SessionReady
+    )
 
 
 @pytest.mark.parametrize(
     ("code", "close", "fatal"),
-    [("UNAUTHORIZED", 1008, True), ("FORBIDDEN", 1008, True), ("INTERNAL_ERROR", 1011, True),
-     ("server_error", 1008, True), ("session_not_found", 1008, True), ("session_forbidden", 1008, True),
-     ("session_expired", 1008, True), ("agent_init_failed", 1011, True), ("agent_timeout", 1011, True),
-     ("invalid_format", None, False), ("invalid_audio", None, False), ("invalid_value", None, False),
-     ("immutable_field", None, False), ("invalid_config", None, False)],
-)  # fmt: skip
+    [
+        ("UNAUTHORIZED", 1008, True),
+        ("FORBIDDEN", 1008, True),
+        ("INTERNAL_ERROR", 1011, True),
+        ("server_error", 1008, True),
+        ("session_not_found", 1008, True),
+        ("session_forbidden", 1008, True),
+        ("session_expired", 1008, True),
+        ("agent_init_failed", 1011, True),
+        ("agent_timeout", 1011, True),
+        ("invalid_format", None, False),
+        ("invalid_audio", None, False),
+        ("invalid_value", None, False),
+        ("immutable_field", None, False),
+        ("invalid_config", None, False),
+    ],
+)
 def test_every_error_code_round_trips_with_close_code(code: str, close: int | None, fatal: bool) -> None:
     msg = aai.session_error(code=code, message="m", timestamp="2026-01-01T00:00:00Z")
     (event,) = aai.parse(encode_json(msg))
-    assert isinstance(event, Error) and event.code == code and event.close_code == close and event.fatal is fatal
+    assert (
+        isinstance(event, Error) and event.code == code and event.close_code == close and event.fatal is fatal
+    )
 
 
 def test_unknown_error_code_is_refused_by_builder() -> None:
@@ -449,8 +517,10 @@ def test_binary_server_frame_is_message_error() -> None:
         aai.parse(b"\x00")
 
 
-@pytest.mark.parametrize(("code", "word"), [(1000, "session.ended"), (1006, "token"), (1008, "UNAUTHORIZED"),
-                                            (1011, "INTERNAL_ERROR")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("code", "word"),
+    [(1000, "session.ended"), (1006, "token"), (1008, "UNAUTHORIZED"), (1011, "INTERNAL_ERROR")],
+)
 def test_close_explanations(code: int, word: str) -> None:
     event = aai.closed(code=code)
     assert event.explanation and word in event.explanation and event.clean == (code == 1000)

@@ -20,8 +20,8 @@ from voicelab.protocols import (
     Unrecognized,
     Utterance,
     Word,
+    pulse,
 )
-from voicelab.protocols import pulse
 from voicelab.protocols.pulse import PulseParams, PulseSessionConfig
 from voicelab.protocols.wire import encode_json
 
@@ -31,7 +31,9 @@ KEY = "sk_test_secret_123"
 def accept(url: str, headers: dict[str, str] | None = None) -> PulseSessionConfig | HandshakeRejection:
     """Feed a client URL into the server half."""
     path, _, query = url.partition("?")
-    return pulse.accept_upgrade(path="/" + path.split("/", 3)[3], query=query, headers=headers, api_keys=[KEY])
+    return pulse.accept_upgrade(
+        path="/" + path.split("/", 3)[3], query=query, headers=headers, api_keys=[KEY]
+    )
 
 
 # ---------------------------------------------------------------- URLs and auth
@@ -60,21 +62,63 @@ def test_booleans_are_true_false_strings() -> None:
 
 def test_every_documented_parameter_is_encoded() -> None:
     params = PulseParams(
-        language="hi", sample_rate=8000, encoding="mulaw", word_timestamps=True, diarize=True,
-        sentence_timestamps=True, full_transcript=True, endpointing=False, eou_timeout_ms=480,
-        finalize_on_words=False, max_words=20, vad_events=True, vad=True, format=True, punctuate=False,
-        capitalize=False, itn_normalize=True, redact_pii=True, redact_pci=True, keywords="Blackwell:1,Jensen Huang:2",
-        external_session_id="call-42.a_b", numerals="auto", vad_threshold=0.4, vad_min_speech_ms=200,
-        emotion_detection=False, gender_detection=False,
-    )  # fmt: skip
+        language="hi",
+        sample_rate=8000,
+        encoding="mulaw",
+        word_timestamps=True,
+        diarize=True,
+        sentence_timestamps=True,
+        full_transcript=True,
+        endpointing=False,
+        eou_timeout_ms=480,
+        finalize_on_words=False,
+        max_words=20,
+        vad_events=True,
+        vad=True,
+        format=True,
+        punctuate=False,
+        capitalize=False,
+        itn_normalize=True,
+        redact_pii=True,
+        redact_pci=True,
+        keywords="Blackwell:1,Jensen Huang:2",
+        external_session_id="call-42.a_b",
+        numerals="auto",
+        vad_threshold=0.4,
+        vad_min_speech_ms=200,
+        emotion_detection=False,
+        gender_detection=False,
+    )
     query = params.to_query()
     assert set(query) == {
-        "model", "language", "sample_rate", "encoding", "word_timestamps", "diarize", "sentence_timestamps",
-        "full_transcript", "endpointing", "eou_timeout_ms", "finalize_on_words", "max_words", "vad_events", "vad",
-        "format", "punctuate", "capitalize", "itn_normalize", "redact_pii", "redact_pci", "keywords",
-        "external_session_id", "numerals", "vad_threshold", "vad_min_speech_ms", "emotion_detection",
+        "model",
+        "language",
+        "sample_rate",
+        "encoding",
+        "word_timestamps",
+        "diarize",
+        "sentence_timestamps",
+        "full_transcript",
+        "endpointing",
+        "eou_timeout_ms",
+        "finalize_on_words",
+        "max_words",
+        "vad_events",
+        "vad",
+        "format",
+        "punctuate",
+        "capitalize",
+        "itn_normalize",
+        "redact_pii",
+        "redact_pci",
+        "keywords",
+        "external_session_id",
+        "numerals",
+        "vad_threshold",
+        "vad_min_speech_ms",
+        "emotion_detection",
         "gender_detection",
-    }  # fmt: skip
+    }
     assert query["keywords"] == "Blackwell:1,Jensen Huang:2"
     assert query["eou_timeout_ms"] == "480"
 
@@ -165,11 +209,18 @@ def test_keywords_from_pairs() -> None:
 
 
 def test_client_url_round_trips_into_server_config() -> None:
-    params = PulseParams(language="en", sample_rate=8000, encoding="alaw", vad_events=True, eou_timeout_ms=480)
+    params = PulseParams(
+        language="en", sample_rate=8000, encoding="alaw", vad_events=True, eou_timeout_ms=480
+    )
     req = pulse.build_connect(api_key=KEY, params=params)
     config = accept(req.url.reveal(), req.headers.reveal())
     assert isinstance(config, PulseSessionConfig)
-    assert (config.endpoint, config.language, config.sample_rate, config.encoding) == ("live", "en", 8000, "alaw")
+    assert (config.endpoint, config.language, config.sample_rate, config.encoding) == (
+        "live",
+        "en",
+        8000,
+        "alaw",
+    )
     assert config.vad_events is True and config.eou_timeout_ms == 480
     assert config.auth_method == "bearer"
 
@@ -189,7 +240,12 @@ def test_per_path_defaults() -> None:
     assert isinstance(live, PulseSessionConfig) and isinstance(legacy, PulseSessionConfig)
     assert live.word_timestamps is False and legacy.word_timestamps is True
     for cfg in (live, legacy):
-        assert (cfg.sample_rate, cfg.encoding, cfg.endpointing, cfg.eou_timeout_ms) == (16000, "linear16", True, 800)
+        assert (cfg.sample_rate, cfg.encoding, cfg.endpointing, cfg.eou_timeout_ms) == (
+            16000,
+            "linear16",
+            True,
+            800,
+        )
         assert (cfg.format, cfg.punctuate, cfg.capitalize, cfg.itn_normalize) == (True, True, True, False)
         assert cfg.finalize_on_words is True and cfg.full_transcript is False and cfg.vad_events is False
 
@@ -224,7 +280,10 @@ def test_bad_credentials_get_unauthorized_body(header: str) -> None:
     [
         ("", "Missing required query param: model. Supported values: pulse | pulse-pro."),
         ("model=nova", "Missing required query param: model. Supported values: pulse | pulse-pro."),
-        ("model=pulse-pro", "Pulse Pro has no streaming transport. Use POST /waves/v1/stt/?model=pulse-pro instead."),
+        (
+            "model=pulse-pro",
+            "Pulse Pro has no streaming transport. Use POST /waves/v1/stt/?model=pulse-pro instead.",
+        ),
     ],
 )
 def test_model_rejections_before_upgrade(query: str, message: str) -> None:
@@ -241,7 +300,9 @@ def test_legacy_path_needs_no_model() -> None:
     assert isinstance(cfg, PulseSessionConfig) and cfg.endpoint == "legacy" and not cfg.both_transcript_fields
 
 
-@pytest.mark.parametrize(("query", "param"), [("encoding=mp3", "encoding"), ("sample_rate=11025", "sample_rate")])
+@pytest.mark.parametrize(
+    ("query", "param"), [("encoding=mp3", "encoding"), ("sample_rate=11025", "sample_rate")]
+)
 def test_bad_encoding_or_rate_is_400(query: str, param: str) -> None:
     rej = pulse.accept_upgrade(
         path="/waves/v1/stt/live", query="model=pulse&" + query, headers={"Authorization": f"Bearer {KEY}"}
@@ -261,8 +322,12 @@ def test_unknown_params_are_ignored_not_rejected() -> None:
 
 def test_region_violations_flagged_on_config() -> None:
     hdr = {"Authorization": f"Bearer {KEY}"}
-    asia = pulse.accept_upgrade(path="/waves/v1/stt/live", query="model=pulse&language=ja", headers=hdr, region="india")
-    south = pulse.accept_upgrade(path="/waves/v1/stt/live", query="model=pulse&language=ta", headers=hdr, region="us")
+    asia = pulse.accept_upgrade(
+        path="/waves/v1/stt/live", query="model=pulse&language=ja", headers=hdr, region="india"
+    )
+    south = pulse.accept_upgrade(
+        path="/waves/v1/stt/live", query="model=pulse&language=ta", headers=hdr, region="us"
+    )
     assert isinstance(asia, PulseSessionConfig) and asia.region_violation == "close_without_frame"
     assert isinstance(south, PulseSessionConfig) and south.region_violation == "language_not_enabled"
 
@@ -327,14 +392,27 @@ def test_legacy_endpoint_sends_only_transcript() -> None:
 
 
 def test_final_with_options_round_trip() -> None:
-    cfg = _config(word_timestamps=True, diarize=True, sentence_timestamps=True, itn_normalize=True,
-                  full_transcript=True, redact_pii=True, language="en")  # fmt: skip
+    cfg = _config(
+        word_timestamps=True,
+        diarize=True,
+        sentence_timestamps=True,
+        itn_normalize=True,
+        full_transcript=True,
+        redact_pii=True,
+        language="en",
+    )
     words = [Word(word="Hello,", start=0.0, end=0.42, confidence=0.98, speaker=0, speaker_confidence=0.95)]
     msg = pulse.build_transcription(
-        config=cfg, session_id="s1", transcript="Hello,", is_final=True, from_finalize=True, words=words,
+        config=cfg,
+        session_id="s1",
+        transcript="Hello,",
+        is_final=True,
+        from_finalize=True,
+        words=words,
         utterances=[Utterance(text="Hello,", start=0.0, end=0.42, speaker=0)],
-        full_transcript="Hello,", redacted_entities=[],
-    )  # fmt: skip
+        full_transcript="Hello,",
+        redacted_entities=[],
+    )
     events = pulse.parse(encode_json(msg))
     final, turn = events
     assert isinstance(final, Final) and isinstance(turn, TurnEnd) and turn.reason == "finalize"
@@ -345,13 +423,17 @@ def test_final_with_options_round_trip() -> None:
 
 
 def test_from_finalize_only_with_itn() -> None:
-    msg = pulse.build_transcription(config=_config(), session_id="s", transcript="a", is_final=True, from_finalize=True)
+    msg = pulse.build_transcription(
+        config=_config(), session_id="s", transcript="a", is_final=True, from_finalize=True
+    )
     assert "from_finalize" not in msg
 
 
 def test_words_absent_without_word_timestamps_and_no_speaker_without_diarize() -> None:
     w = [Word(word="a", start=0.0, end=0.1, confidence=0.9, speaker=1)]
-    plain = pulse.build_transcription(config=_config(), session_id="s", transcript="a", is_final=True, words=w)
+    plain = pulse.build_transcription(
+        config=_config(), session_id="s", transcript="a", is_final=True, words=w
+    )
     timed = pulse.build_transcription(
         config=_config(word_timestamps=True), session_id="s", transcript="a", is_final=True, words=w
     )
@@ -360,7 +442,9 @@ def test_words_absent_without_word_timestamps_and_no_speaker_without_diarize() -
 
 
 def test_last_final_round_trip_and_close_code() -> None:
-    msg = pulse.build_transcription(config=_config(), session_id="s", transcript="Goodbye!", is_final=True, is_last=True)
+    msg = pulse.build_transcription(
+        config=_config(), session_id="s", transcript="Goodbye!", is_final=True, is_last=True
+    )
     final, turn = pulse.parse(msg)
     assert isinstance(final, Final) and final.is_last and isinstance(turn, TurnEnd) and turn.reason == "last"
     assert pulse.CLOSE_AFTER_LAST == 1000 and pulse.closed(code=pulse.CLOSE_AFTER_LAST).clean
@@ -405,8 +489,9 @@ def test_doc_interim_example() -> None:
 def test_doc_final_example() -> None:
     final = pulse.parse(DOC_FINAL)[0]
     assert isinstance(final, Final) and final.from_finalize and final.text == "Hello, how are you?"
-    assert final.words[0] == Word(word="Hello,", start=0.0, end=0.42, confidence=0.98, speaker=0,
-                                  speaker_confidence=0.95)  # fmt: skip
+    assert final.words[0] == Word(
+        word="Hello,", start=0.0, end=0.42, confidence=0.98, speaker=0, speaker_confidence=0.95
+    )
     assert final.utterances[0].end == 1.3
 
 
@@ -432,13 +517,16 @@ def test_missing_type_is_transcription_and_transcription_field_is_read() -> None
     [
         ('{"type":"error","status":"error","message":"boom"}', None),
         ('{"status":"error","error":{"message":"bad","code":"E1"}}', "E1"),
-        ('{"type":"error","error_code":"LANGUAGE_NOT_ENABLED_IN_REGION","message":"Language \'multi-south-indic\' '
-         'has not been enabled in this region. Please contact support to request access."}',
-         "LANGUAGE_NOT_ENABLED_IN_REGION"),
+        (
+            '{"type":"error","error_code":"LANGUAGE_NOT_ENABLED_IN_REGION",'
+            '"message":"Language \'multi-south-indic\' '
+            'has not been enabled in this region. Please contact support to request access."}',
+            "LANGUAGE_NOT_ENABLED_IN_REGION",
+        ),
         ('{"message":"Rate limit exceeded","error":"Too many concurrent connections"}', None),
         ('{"message":"socket timeout"}', None),
     ],
-)  # fmt: skip
+)
 def test_error_detection_variants(text: str, code: str | None) -> None:
     (event,) = pulse.parse(text)
     assert isinstance(event, Error) and event.code == code and event.message
@@ -477,7 +565,9 @@ def test_429_backoff_and_400_pulse_pro_fixes() -> None:
     assert "model=pulse" in pulse.explain_http_status(400).fix
 
 
-@pytest.mark.parametrize(("code", "word"), [(1000, "is_last"), (1006, "backoff"), (1008, "concurrent"), (1011, "backoff")])
+@pytest.mark.parametrize(
+    ("code", "word"), [(1000, "is_last"), (1006, "backoff"), (1008, "concurrent"), (1011, "backoff")]
+)
 def test_close_code_explanations(code: int, word: str) -> None:
     event = pulse.closed(code=code, reason="r")
     assert event.code == code and event.explanation and word in event.explanation

@@ -157,6 +157,10 @@ def _opus_chunks(clip: Clip, chunk_bytes: int | None, chunk_seconds: float | Non
             f"{', '.join(map(str, OPUS_FRAME_SECONDS))} (one packet per chunk)"
         )
     packets = codecs.encode_opus_packets(clip, frame_seconds=frame)
+    return _opus_iter(clip, packets, frame)
+
+
+def _opus_iter(clip: Clip, packets: list[bytes], frame: float) -> Iterator[Chunk]:
     step = round(frame * clip.samplerate)
     for seq, pkt in enumerate(packets):
         a, b = seq * step, min((seq + 1) * step, clip.frames)
@@ -164,7 +168,11 @@ def _opus_chunks(clip: Clip, chunk_bytes: int | None, chunk_seconds: float | Non
 
 
 def _ogg_chunks(clip: Clip, chunk_bytes: int | None, chunk_seconds: float | None) -> Iterator[Chunk]:
-    data = codecs.encode(clip, encoding="ogg_opus")
+    data = codecs.encode(clip, encoding="ogg_opus")  # raises here, not on first next(), for a bad rate
+    return _ogg_iter(clip, data, chunk_bytes, chunk_seconds)
+
+
+def _ogg_iter(clip: Clip, data: bytes, chunk_bytes: int | None, chunk_seconds: float | None) -> Iterator[Chunk]:
     pages = codecs.ogg_pages(data)
     preskip = codecs.opus_preskip(data)
     seq, start_byte, start_t = 0, 0, 0.0

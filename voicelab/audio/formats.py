@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from voicelab.encoding_names import ENCODING_ALIASES
 from voicelab.errors import AudioFormatError
 
 __all__ = [
@@ -32,21 +33,7 @@ PCM_ENCODINGS: tuple[str, ...] = tuple(BYTES_PER_SAMPLE)
 #: Every encoding voicelab can encode and decode.
 ENCODINGS: tuple[str, ...] = (*PCM_ENCODINGS, "opus", "ogg_opus")
 
-_ALIASES = {
-    "pcm16": "linear16",
-    "pcm_s16le": "linear16",
-    "s16le": "linear16",
-    "int16": "linear16",
-    "pcm_s32le": "linear32",
-    "int32": "linear32",
-    "f32le": "float32",
-    "pcm_f32le": "float32",
-    "ulaw": "mulaw",
-    "pcmu": "mulaw",
-    "pcm_mulaw": "mulaw",
-    "pcma": "alaw",
-    "ogg-opus": "ogg_opus",
-}
+_ALIASES = ENCODING_ALIASES
 
 
 def check_encoding(encoding: str) -> str:

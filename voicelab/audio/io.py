@@ -153,8 +153,8 @@ def _load_raw(data: bytes, fmt: RawFormat, *, kind: SourceKind, name: str | None
     if blocking:
         f = blocking[0]
         raise AudioFormatError(f"{f.message}. Fix: {f.fix}")
-    for f in findings:
-        log.warning("%s", f)
+    for f in findings:  # kept on the clip's provenance; inspect() reports them
+        log.debug("%s", f)
     if fmt.encoding == "opus":
         raise AudioFormatError(
             "raw Opus packets have no framing in a byte stream, so they cannot be loaded from bytes; "

@@ -16,7 +16,7 @@ __all__ = ["Report"]
 _COLOURS = {"error": "#b42318", "warning": "#b54708", "info": "#175cd3"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Report:
     """What `inspect` found out about some audio.
 
@@ -100,6 +100,10 @@ class Report:
             rows.append(("speech cues", f"pitch {c.pitch_hz:.0f} Hz, centroid {c.centroid_hz:.0f} Hz, "
                                         f"rate factor {c.rate_factor:.2f}"))
         return rows
+
+    def __repr__(self) -> str:
+        what = ", ".join(f"{f.severity} {f.code}" for f in self.findings) or "no findings"
+        return f"<Report {self.name or 'audio'}: {what}>"
 
     def __str__(self) -> str:
         title = self.name or "audio"

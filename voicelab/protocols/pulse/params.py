@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
+from voicelab.encoding_names import ENCODING_ALIASES
 from voicelab.protocols.errors import ParameterError
 
 __all__ = [
@@ -83,20 +84,8 @@ US_ONLY_LANGUAGES: frozenset[str] = frozenset({"zh", "yue", "ja", "ko", "multi-a
 INDIA_ONLY_LANGUAGES: frozenset[str] = frozenset({"ta", "te", "kn", "ml", "multi-south-indic"})
 SAMPLE_RATES: tuple[int, ...] = (8000, 16000, 22050, 24000, 44100, 48000)
 ENCODINGS: tuple[str, ...] = ("linear16", "linear32", "alaw", "mulaw", "opus", "ogg_opus")
-#: voicelab's encoding aliases (as in `voicelab.audio.formats`), mapped to Pulse wire names.
-_ENCODING_ALIASES: dict[str, str] = {
-    "pcm16": "linear16",
-    "pcm_s16le": "linear16",
-    "s16le": "linear16",
-    "int16": "linear16",
-    "pcm_s32le": "linear32",
-    "int32": "linear32",
-    "ulaw": "mulaw",
-    "pcmu": "mulaw",
-    "pcm_mulaw": "mulaw",
-    "pcma": "alaw",
-    "ogg-opus": "ogg_opus",
-}
+#: voicelab's encoding aliases, mapped to Pulse wire names (float32 has no Pulse name and stays invalid).
+_ENCODING_ALIASES = ENCODING_ALIASES
 MODELS: tuple[str, ...] = ("pulse",)
 NUMERALS: tuple[str, ...] = ("true", "false", "auto")
 PULSE_PRO_MESSAGE = "Pulse Pro has no streaming transport. Use POST /waves/v1/stt/?model=pulse-pro instead."

@@ -6,12 +6,51 @@ Typical use::
 
     clip = vl.load("data/speech/s02_weather_16k.flac")
     clip.inspect(target="pulse")
+    with vl.serve() as server:                       # the offline emulator
+        session = vl.stream(clip, provider="pulse", url=server.url, api_key=server.api_key)
+        session.wait()
+    session.metrics()
+
+The I/O layers (`stream`, `serve`, `replay`) are imported on first use, so
+``import voicelab`` stays light and free of asyncio.
 """
+
+from typing import Any
 
 from voicelab import audio
 from voicelab.audio import Clip, RawFormat, Report, inspect, load, save
 from voicelab.errors import VoicelabError
+from voicelab.session import Recording
 
-__all__ = ["Clip", "RawFormat", "Report", "VoicelabError", "__version__", "audio", "inspect", "load", "save"]
+__all__ = [
+    "Clip",
+    "RawFormat",
+    "Recording",
+    "Report",
+    "VoicelabError",
+    "__version__",
+    "audio",
+    "inspect",
+    "load",
+    "replay",
+    "save",
+    "serve",
+    "stream",
+]
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "stream": ("voicelab.client", "stream"),
+    "replay": ("voicelab.client", "replay"),
+    "serve": ("voicelab.emulator", "serve"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'voicelab' has no attribute {name!r}")

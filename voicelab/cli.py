@@ -1,4 +1,4 @@
-"""The ``voicelab`` command line: ``inspect`` and ``convert`` (more commands arrive with later layers).
+"""The ``voicelab`` command line: ``inspect``, ``convert``, ``stream``, ``replay``, ``metrics`` and ``serve``.
 
 Exit status: 0 when clean, 1 when a finding of severity ``error`` exists,
 2 on usage or I/O errors.
@@ -46,6 +46,33 @@ def _parser() -> argparse.ArgumentParser:
     conv.add_argument("--encoding", help="override the target's recommended encoding (raw output only)")
     conv.add_argument("--samplerate", type=int, help="override the target's recommended rate (Hz)")
     conv.add_argument("--normalize", type=float, metavar="DBFS", help="scale the peak to this level, e.g. -1")
+
+    st = sub.add_parser("stream", help="stream a file to an API (or the local emulator) and show results live")
+    st.add_argument("file")
+    st.add_argument("--provider", choices=["pulse", "assemblyai-agent"], default="pulse")
+    st.add_argument("--url", help="ws(s):// base or full URL; without it the local emulator is started")
+    st.add_argument("--param", action="append", default=[], metavar="K=V", help="a provider parameter (repeatable)")
+    size = st.add_mutually_exclusive_group()
+    size.add_argument("--chunk-bytes", type=int)
+    size.add_argument("--chunk-seconds", type=float)
+    st.add_argument("--speed", type=float, default=1.0, help="audio seconds per wall second (1 = real time)")
+    st.add_argument("--record", metavar="OUT.jsonl", help="write the Recording here as it happens")
+    st.add_argument("--raw", metavar="ENCODING:RATE:CHANNELS", help="declare a headerless input")
+    st.add_argument("--engine", choices=["whisper", "sphinx"], default="whisper", help="emulator engine")
+    st.add_argument("--json", action="store_true", help="print the metrics as JSON at the end")
+
+    rp = sub.add_parser("replay", help="play a saved Recording back, printing its events")
+    rp.add_argument("recording")
+    rp.add_argument("--timing", choices=["original", "fast"], default="fast")
+
+    mt = sub.add_parser("metrics", help="latency and stability metrics of a saved Recording")
+    mt.add_argument("recording")
+    mt.add_argument("--json", action="store_true")
+    mt.add_argument("--reference", metavar="AUDIO", help="audio file listed in a data/manifest.json for timings")
+
+    sv = sub.add_parser("serve", help="run the local emulator of Pulse and the AssemblyAI Voice Agent API",
+                        add_help=False)
+    sv.add_argument("rest", nargs=argparse.REMAINDER)
     return p
 
 
@@ -95,6 +122,103 @@ def _convert(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _params(pairs: list[str]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise VoicelabError(f"--param {pair!r} must look like KEY=VALUE, e.g. --param vad_events=true")
+        k, v = pair.split("=", 1)
+        value: object = v
+        if v.lower() in ("true", "false"):
+            value = v.lower() == "true"
+        elif v.lstrip("-").isdigit():
+            value = int(v)
+        out[k.strip()] = value
+    return out
+
+
+def find_reference(path: str) -> dict[str, object] | None:
+    """The data/manifest.json entry describing ``path`` (for reference timings), if there is one."""
+    p = Path(path).resolve()
+    for parent in list(p.parents)[:4]:
+        manifest = parent / "manifest.json"
+        if manifest.is_file():
+            import json
+
+            try:
+                files = json.loads(manifest.read_text())["files"]
+            except (ValueError, KeyError, TypeError):
+                return None
+            for entry in files:
+                if (parent / entry.get("path", "")).resolve() == p and entry.get("sentences"):
+                    return dict(entry)
+    return None
+
+
+def _stream(args: argparse.Namespace) -> int:
+    import contextlib
+    import json
+
+    from voicelab.client import stream
+    from voicelab.protocols.events import Final, Partial
+
+    params = _params(args.param)
+    width = 0
+    tty = sys.stdout.isatty()
+
+    def show(_t: float, ev: object) -> None:
+        nonlocal width
+        if isinstance(ev, Partial) and tty:  # partials overwrite each other in place on a terminal
+            text = ev.text[-100:]
+            sys.stdout.write("\r" + text.ljust(width))
+            width = len(text)
+        elif isinstance(ev, Final) and ev.text.strip():
+            sys.stdout.write(("\r" + ev.text.ljust(width) if tty else ev.text) + "\n")
+            width = 0
+        sys.stdout.flush()
+
+    with contextlib.ExitStack() as stack:
+        url, key = args.url, None
+        if url is None:
+            from voicelab.emulator import serve
+
+            server = stack.enter_context(serve(engine=args.engine))
+            url, key = server.url, server.api_key
+        kwargs: dict[str, object] = {"params": params} if args.provider == "pulse" else {"session": params}
+        session = stream(args.file, provider=args.provider, url=url, api_key=key, raw=args.raw,
+                         chunk_bytes=args.chunk_bytes, chunk_seconds=args.chunk_seconds, speed=args.speed,
+                         record=args.record, on_event=show, **kwargs)  # type: ignore[arg-type]
+        session.wait()
+    ref = find_reference(args.file)
+    report = session.metrics(reference=ref)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else f"\n{report}")
+    if args.record:
+        print(f"recording saved to {args.record}; replay it with: voicelab replay {args.record}")
+    return EXIT_OK
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from voicelab.client import replay
+
+    session = replay(args.recording, timing=args.timing,
+                     on_event=lambda t, ev: print(f"{t:8.3f}s  {ev.kind:<20} {getattr(ev, 'text', '') or ''}"))
+    session.wait()
+    print(f"{len(session.events)} events; transcript: {session.transcript}")
+    return EXIT_OK
+
+
+def _metrics(args: argparse.Namespace) -> int:
+    import json
+
+    from voicelab.session import Recording
+    from voicelab.session.metrics import compute_metrics
+
+    ref = find_reference(args.reference) if args.reference else None
+    report = compute_metrics(Recording.load(args.recording), reference=ref)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else str(report))
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status.
 
@@ -104,15 +228,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         0 when clean, 1 when an error finding exists, 2 on usage or I/O errors.
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["serve"]:
+        from voicelab.emulator.cli import serve_command
+
+        return int(serve_command(argv[1:]))
     parser = _parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
     try:
-        if args.command == "inspect":
-            return _inspect(args)
-        return _convert(args)
+        commands = {"inspect": _inspect, "convert": _convert, "stream": _stream, "replay": _replay,
+                    "metrics": _metrics}
+        return commands[args.command](args)
     except VoicelabError as exc:
         print(f"voicelab {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE

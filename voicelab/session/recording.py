@@ -11,7 +11,9 @@ Entry kinds:
 * ``session`` (the first line): provider, endpoint, region, parameters,
   wall-clock anchor, voicelab version.
 * ``connect`` / ``handshake`` / ``close``: connection attempts, the upgrade
-  result (HTTP status or success), close code and reason.
+  result (HTTP status or success; ``audio_offset`` is the stream's audio time
+  at which this connection's audio starts, so provider times can be mapped
+  back after a reconnect), close code and reason.
 * ``chunk``: one audio chunk sent — ``seq``, ``audio_start``/``audio_end``
   (seconds of audio), ``bytes``.
 * ``send`` / ``recv``: a message out or in, raw (base64 audio payloads are
@@ -31,7 +33,7 @@ import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -329,12 +331,14 @@ class Recording:
         """
         parse = get_protocol(self.provider).parse
         out: list[tuple[float, Event]] = []
-        for e in self.of("recv"):
-            msg = e.get("message")
-            if msg is None:
+        offset = 0.0
+        for e in self.entries:
+            if e.kind == "handshake" and e.get("ok"):
+                offset = float(e.get("audio_offset") or 0.0)  # a reconnect resumes later in the audio
+            if e.kind != "recv" or e.get("message") is None:
                 continue
-            for ev in parse(msg):
-                out.append((e.t, ev))
+            for ev in parse(e["message"]):
+                out.append((e.t, _shift(ev, offset) if offset else ev))
         return out
 
     @property
@@ -412,6 +416,17 @@ class Recording:
         st = self.stats
         return (f"<Recording {self.provider}: {len(self)} entries, {st.chunks_sent} chunks, "
                 f"{st.partials} partials, {st.finals} finals>")
+
+
+def _shift(ev: Event, offset: float) -> Event:
+    """Move an event's audio times from connection time to stream time."""
+    changes: dict[str, Any] = {}
+    words = getattr(ev, "words", None)
+    if words:
+        changes["words"] = tuple(replace(w, start=w.start + offset, end=w.end + offset) for w in words)
+    if getattr(ev, "audio_time", None) is not None:
+        changes["audio_time"] = ev.audio_time + offset  # type: ignore[attr-defined]
+    return replace(ev, **changes) if changes else ev
 
 
 def _environment() -> dict[str, Any]:

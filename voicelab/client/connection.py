@@ -1,0 +1,410 @@
+"""The one I/O layer: pump any provider's protocol over ``websockets``, paced, recorded, resilient.
+
+`run_stream` opens a connection, sends the provider's opening messages,
+paces audio chunks by their audio time, records everything in a
+`Recording`, reconnects with backoff after a drop (replaying audio that no
+final covered yet, resuming AssemblyAI sessions), and ends cleanly: Pulse
+``close_stream`` → final with ``is_last``; AssemblyAI ``session.end`` →
+``session.ended``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import urllib.error
+import urllib.request
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
+
+from voicelab.audio.chunking import Chunk
+from voicelab.client.drivers import AgentDriver, Driver
+from voicelab.client.errors import (
+    AuthenticationError,
+    ConnectError,
+    ConnectionDropped,
+    HandshakeError,
+    RateLimitError,
+    ServerClosedError,
+    SessionError,
+    StreamTimeout,
+)
+from voicelab.client.pacing import Pacer
+from voicelab.client.retry import RetryPolicy
+from voicelab.protocols import get_protocol
+from voicelab.protocols.events import Error, Event, Final, SpeechStopped, Word
+from voicelab.protocols.redaction import redact
+from voicelab.session.recording import Recording
+
+__all__ = ["StreamOptions", "run_stream"]
+
+log = logging.getLogger("voicelab.client")
+
+#: AssemblyAI resume failures after which a fresh session is started.
+RESUME_FALLBACK = frozenset({"session_not_found", "session_forbidden", "session_expired"})
+#: AssemblyAI error codes that are about credentials.
+AUTH_CODES = frozenset({"unauthorized", "UNAUTHORIZED", "forbidden", "FORBIDDEN"})
+
+
+@dataclass
+class StreamOptions:
+    """Timeouts (seconds; ``None`` disables one) and policies of a stream.
+
+    Attributes:
+        speed: Audio seconds per wall second (1.0 = real time; ``None`` = unpaced).
+        open_timeout: Connecting and the upgrade.
+        ready_timeout: Waiting for the provider's ready event (AssemblyAI ``session.ready``).
+        final_timeout: Waiting for the last final / ``session.ended`` after a clean end.
+        retry: Reconnect policy.
+        reconnect: Whether to reconnect after a drop.
+        max_message_bytes: Largest message accepted from the server.
+    """
+
+    speed: float | None = 1.0
+    open_timeout: float | None = 10.0
+    ready_timeout: float | None = 10.0
+    final_timeout: float | None = 15.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    reconnect: bool = True
+    max_message_bytes: int = 16 << 20
+
+
+@dataclass
+class _State:
+    """What survives across reconnects."""
+
+    pending: deque[Chunk] = field(default_factory=deque)
+    covered_until: float = 0.0
+    audio_sent: float = 0.0
+    seq: int = 0
+    session_id: str | None = None
+    resume_id: str | None = None
+    resume_failed: bool = False
+    source_done: bool = False
+    terminal: bool = False
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    fatal: BaseException | None = None
+    last_speech_stop_audio: float | None = None
+
+
+class _Stop(Exception):
+    """Internal: the connection ended (cleanly or not); carries the close code."""
+
+    def __init__(self, code: int | None, reason: str) -> None:
+        super().__init__(code, reason)
+        self.code = code
+        self.reason = reason
+
+
+async def _mint_token(driver: AgentDriver, api_key: str) -> str:
+    """GET /v1/token for a single-use AssemblyAI token (in a thread: urllib is blocking)."""
+    from voicelab.protocols import assemblyai_agent as agent
+
+    base = driver.base_url.replace("ws://", "http://").replace("wss://", "https://") if driver.base_url else None
+    req = agent.build_token_request(api_key=api_key, expires_in_seconds=60, region=driver.region, base_url=base)
+
+    def fetch() -> bytes:
+        r = urllib.request.Request(req.url.reveal(), headers=dict(req.headers.reveal()), method=req.method)
+        try:
+            with urllib.request.urlopen(r, timeout=10) as resp:  # noqa: S310 - URL built by the protocol module
+                return bytes(resp.read())
+        except urllib.error.HTTPError as exc:
+            raise AuthenticationError(
+                f"could not mint a temporary token: HTTP {exc.code} from {req.url}; check the API key",
+                status=exc.code) from None
+        except OSError as exc:
+            raise ConnectError(f"could not reach the token endpoint {req.url}: {exc}") from None
+
+    body = await asyncio.to_thread(fetch)
+    return agent.parse_token_response(body).token
+
+
+async def run_stream(
+    *,
+    driver: Driver,
+    api_key: str,
+    chunks: AsyncIterator[Chunk],
+    recording: Recording,
+    options: StreamOptions,
+    on_event: Callable[[float, Event], None],
+    stop: asyncio.Event,
+    finalize: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Stream ``chunks`` to the provider behind ``driver`` until done, stopped or failed.
+
+    Args:
+        driver: The provider half (pure).
+        api_key: The credential (never logged).
+        chunks: Encoded audio chunks in the driver's encoding and rate.
+        recording: Where every event is logged.
+        options: Pacing, timeouts and reconnect policy.
+        on_event: Called with ``(t, event)`` for every parsed event, on the loop thread.
+        stop: Set to end the stream cleanly (stop sending, finish, wait for the last final).
+        finalize: Unused hook kept for the async API.
+
+    Raises:
+        ConnectError: The connection could not be (re)established; the subclass says why.
+        SessionError: The provider reported a fatal session error.
+        StreamTimeout: The provider did not answer in time.
+    """
+    proto = get_protocol(driver.provider)
+    state = _State()
+    pacer = Pacer(speed=options.speed, clock=recording.now)
+    backoff = options.retry.delays()
+    attempt = 0
+    source = chunks.__aiter__()
+    while True:
+        attempt += 1
+        credential = await _mint_token(driver, api_key) if isinstance(driver, AgentDriver) and driver.use_token \
+            else api_key
+        req = driver.connect_request(credential=credential)
+        recording.log("connect", attempt=attempt, url=str(req.url))
+        try:
+            ws = await connect(req.url.reveal(), additional_headers=dict(req.headers.reveal()),
+                               open_timeout=options.open_timeout, max_size=options.max_message_bytes,
+                               ping_interval=20, close_timeout=5)
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            body = bytes(exc.response.body or b"").decode("utf-8", "replace")
+            retry_after = _retry_after(exc.response.headers.get("Retry-After"))
+            recording.log("handshake", ok=False, status=status, body=body[:2000], retry_after=retry_after)
+            decision = options.retry.decide(attempt=attempt, status=status, retry_after=retry_after,
+                                            backoff=next(backoff), fatal=not options.reconnect)
+            if not decision.retry:
+                raise _status_error(driver, status, body, retry_after, api_key) from None
+            log.warning("%s", decision.reason)
+            await asyncio.sleep(decision.delay)
+            continue
+        except InvalidURI as exc:
+            raise ConnectError(f"invalid WebSocket URL {redact(str(exc), [api_key])}: use ws:// or wss://") from None
+        except (OSError, TimeoutError) as exc:
+            recording.log("handshake", ok=False, error=type(exc).__name__, message=redact(str(exc), [api_key]))
+            decision = options.retry.decide(attempt=attempt, backoff=next(backoff), fatal=not options.reconnect)
+            if not decision.retry:
+                raise ConnectError(
+                    f"could not connect to {req.url} ({type(exc).__name__}: {redact(str(exc), [api_key])}). "
+                    "Check the URL and port, that the server is running, and that no firewall or proxy blocks "
+                    "WebSocket (wss://, port 443) traffic") from None
+            await asyncio.sleep(decision.delay)
+            continue
+        replay = list(state.pending)
+        offset = replay[0].start if replay else state.audio_sent
+        recording.log("handshake", ok=True, status=101, audio_offset=offset,
+                      resumed=bool(state.resume_id), replayed_chunks=len(replay))
+        try:
+            code, reason = await _pump(ws, driver, proto.parse, state, source, pacer, recording, options,
+                                       on_event, stop, offset, replay)
+        finally:
+            with contextlib.suppress(Exception):
+                await ws.close()
+        recording.log("close", code=code, reason=reason, by="server" if not state.terminal else "clean")
+        if state.fatal is not None:
+            raise state.fatal
+        if state.terminal or (state.source_done and not state.pending and code == 1000):
+            return
+        if state.resume_failed:
+            state.resume_id, state.resume_failed = None, False
+            recording.log("note", text="resume failed; starting a fresh session")
+        exp = driver.explain_close(code or 1006)
+        decision = options.retry.decide(attempt=attempt if code != 1000 else 0, close_code=code,
+                                        backoff=next(backoff), fatal=not options.reconnect)
+        if not decision.retry:
+            cls = ConnectionDropped if code in (None, 1006) else ServerClosedError
+            raise cls(f"the connection closed with code {code} ({exp.title}). Cause: {exp.cause}. Fix: {exp.fix}",
+                      close_code=code, explanation=exp)
+        recording.log("gap", audio_time=state.covered_until, close_code=code, reason=decision.reason)
+        if isinstance(driver, AgentDriver) and state.session_id:
+            state.resume_id = state.session_id
+        state.ready = asyncio.Event()
+        attempt = 0 if code is not None and code != 1006 else attempt  # a drop mid-session resets the budget
+        await asyncio.sleep(decision.delay)
+
+
+async def _pump(
+    ws: ClientConnection,
+    driver: Driver,
+    parse: Callable[..., list[Event]],
+    state: _State,
+    source: AsyncIterator[Chunk],
+    pacer: Pacer,
+    recording: Recording,
+    options: StreamOptions,
+    on_event: Callable[[float, Event], None],
+    stop: asyncio.Event,
+    offset: float,
+    replay: list[Chunk],
+) -> tuple[int | None, str]:
+    """Run one connection: receive concurrently, send opening, replay, stream, finish."""
+
+    def shift(ev: Event) -> Event:
+        if not offset:
+            return ev
+        changes: dict[str, Any] = {}
+        words = getattr(ev, "words", None)
+        if words:
+            changes["words"] = tuple(Word(**{**w.to_dict(), "start": w.start + offset, "end": w.end + offset})
+                                     for w in words)
+        if getattr(ev, "audio_time", None) is not None:
+            changes["audio_time"] = ev.audio_time + offset  # type: ignore[attr-defined]
+        return replace(ev, **changes) if changes else ev
+
+    terminal = asyncio.Event()
+
+    async def receive() -> tuple[int | None, str]:
+        try:
+            async for message in ws:
+                t = recording.now()
+                recording.message_in(message, t=t)
+                if isinstance(message, bytes):
+                    continue
+                for ev in parse(message):
+                    ev = shift(ev)
+                    _track(ev, driver, state, recording, t)
+                    try:
+                        on_event(t, ev)
+                    except Exception:  # a display callback must never kill the stream
+                        log.exception("event callback failed")
+                    if driver.is_ready(ev):
+                        state.ready.set()
+                    if driver.is_terminal(ev):
+                        state.terminal = True
+                        terminal.set()
+                    if isinstance(ev, Error) and ev.fatal and state.fatal is None:
+                        _fatal(ev, driver, state)
+            rcvd = ws.close_code
+            return rcvd, ws.close_reason or ""
+        except ConnectionClosed as exc:
+            return (exc.rcvd.code if exc.rcvd else 1006), (exc.rcvd.reason if exc.rcvd else "no close frame")
+
+    receiver = asyncio.create_task(receive())
+
+    async def send(frame: bytes | str) -> None:
+        if receiver.done():
+            raise _Stop(*receiver.result())
+        await ws.send(frame)
+
+    try:
+        for msg in driver.opening(resume_id=state.resume_id):
+            recording.message_out(msg)
+            await send(msg)
+        if driver.waits_for_ready:
+            await _wait_first(state.ready.wait(), receiver, options.ready_timeout, "the session to become ready")
+            if state.fatal is not None or receiver.done():
+                return await receiver
+        for chunk in replay:  # audio that no final covered before the drop
+            await send(driver.audio(chunk))
+            recording.chunk(seq=state.seq, audio_start=chunk.start, audio_end=chunk.end, nbytes=chunk.nbytes)
+            state.seq += 1
+        pacer.start(audio_start=state.audio_sent, now=recording.now())
+        while not stop.is_set() and not state.source_done:
+            try:
+                chunk = await source.__anext__()
+            except StopAsyncIteration:
+                state.source_done = True
+                break
+            delay = pacer.delay(chunk.start)
+            if delay > 0:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+            await send(driver.audio(chunk))
+            t = recording.now()
+            pacer.sent(chunk.start, now=t)
+            recording.chunk(seq=state.seq, audio_start=chunk.start, audio_end=chunk.end, nbytes=chunk.nbytes, t=t)
+            state.seq += 1
+            state.pending.append(chunk)
+            state.audio_sent = chunk.end
+        for msg in driver.finish():
+            recording.message_out(msg)
+            await send(msg)
+        await _wait_first(terminal.wait(), receiver, options.final_timeout, "the last final after the clean end")
+        if not receiver.done():
+            await ws.close(1000, "done")
+        return await receiver
+    except _Stop as s:
+        return s.code, s.reason
+    except ConnectionClosed:
+        return await receiver
+    finally:
+        if not receiver.done():
+            receiver.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await receiver
+
+
+async def _wait_first(awaitable: Awaitable[Any], receiver: asyncio.Task[Any], timeout: float | None,
+                      what: str) -> None:
+    waiter = asyncio.ensure_future(awaitable)
+    done, _ = await asyncio.wait({waiter, receiver}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    if waiter not in done:
+        waiter.cancel()
+        if receiver not in done:
+            raise StreamTimeout(f"timed out after {timeout} s waiting for {what}; raise the timeout or check "
+                                "that audio reaches the server (voicelab inspect) ")
+
+
+def _track(ev: Event, driver: Driver, state: _State, recording: Recording, t: float) -> None:
+    """Update what audio is covered by finals (for replay) and the session id (for resume)."""
+    sid = driver.session_id(ev)
+    if sid and sid != state.session_id:
+        state.session_id = sid
+        recording.log("note", text="session id", session_id=sid, t=t)
+    if isinstance(ev, SpeechStopped):
+        state.last_speech_stop_audio = state.audio_sent
+    if isinstance(ev, Final):
+        if ev.words:
+            covered = ev.words[-1].end
+        elif state.last_speech_stop_audio is not None:
+            covered = state.last_speech_stop_audio
+        else:
+            covered = state.covered_until
+        state.covered_until = max(state.covered_until, covered)
+        while state.pending and state.pending[0].end <= state.covered_until + 1e-9:
+            state.pending.popleft()
+    if isinstance(ev, Error) and state.resume_id and ev.code in RESUME_FALLBACK:
+        state.resume_failed = True
+
+
+def _fatal(ev: Error, driver: Driver, state: _State) -> None:
+    if state.resume_id and ev.code in RESUME_FALLBACK:
+        return  # handled by falling back to a fresh session
+    fix = f" Fix: {ev.fix}" if ev.fix else ""
+    if ev.code in AUTH_CODES:
+        state.fatal = AuthenticationError(f"{driver.provider} rejected the credentials: {ev.message}.{fix}")
+    else:
+        state.fatal = SessionError(f"{driver.provider} reported {ev.code}: {ev.message}.{fix}", code=ev.code)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _status_error(driver: Driver, status: int, body: str, retry_after: float | None, key: str) -> HandshakeError:
+    exp = driver.explain_status(status)
+    detail = redact(body.strip(), [key])[:300]
+    msg = f"the server refused the connection: HTTP {status} {exp.title}. Cause: {exp.cause}. Fix: {exp.fix}" + (
+        f" (server said: {detail})" if detail else "")
+    if status in (401, 403):
+        return AuthenticationError(msg, status=status, explanation=exp)
+    if status == 429:
+        return RateLimitError(msg, status=status, explanation=exp, retry_after=retry_after)
+    return HandshakeError(msg, status=status, explanation=exp)
+
+
+def _json(message: str) -> dict[str, Any]:
+    try:
+        obj = json.loads(message)
+    except ValueError:
+        return {}
+    return obj if isinstance(obj, dict) else {}

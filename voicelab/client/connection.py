@@ -198,6 +198,7 @@ async def run_stream(
         offset = replay[0].start if replay else state.audio_sent
         recording.log("handshake", ok=True, status=101, audio_offset=offset,
                       resumed=bool(state.resume_id), replayed_chunks=len(replay))
+        progress_mark = (state.audio_sent, state.covered_until)
         try:
             code, reason = await _pump(ws, driver, proto.parse, state, source, pacer, recording, options,
                                        on_event, stop, offset, replay)
@@ -223,7 +224,8 @@ async def run_stream(
         if isinstance(driver, AgentDriver) and state.session_id:
             state.resume_id = state.session_id
         state.ready = asyncio.Event()
-        attempt = 0 if code is not None and code != 1006 else attempt  # a drop mid-session resets the budget
+        if (state.audio_sent, state.covered_until) != progress_mark:
+            attempt = 0  # the budget counts failures in a row: a connection that made progress resets it
         await asyncio.sleep(decision.delay)
 
 
@@ -355,12 +357,18 @@ def _track(ev: Event, driver: Driver, state: _State, recording: Recording, t: fl
         state.session_id = sid
         recording.log("note", text="session id", session_id=sid, t=t)
     if isinstance(ev, SpeechStopped):
-        state.last_speech_stop_audio = state.audio_sent
+        # the provider's own speech end (Pulse speech_ended timestamp), else the audio sent when it came
+        state.last_speech_stop_audio = ev.audio_time if ev.audio_time is not None else state.audio_sent
     if isinstance(ev, Final):
+        stop = state.last_speech_stop_audio
         if ev.words:
             covered = ev.words[-1].end
-        elif state.last_speech_stop_audio is not None:
-            covered = state.last_speech_stop_audio
+            # word times are approximate: when the provider's VAD put the end of this utterance a little
+            # later, replay from there so no tail of a finalised word is sent (and transcribed) twice
+            if stop is not None and ev.words[-1].end - 0.2 <= stop <= ev.words[-1].end + 1.5:
+                covered = max(covered, stop)
+        elif stop is not None:
+            covered = stop
         else:
             covered = state.covered_until
         state.covered_until = max(state.covered_until, covered)

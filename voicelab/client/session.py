@@ -217,6 +217,8 @@ def _driver(provider: str, url: str | None, params: Mapping[str, Any] | None, se
     if provider == "pulse":
         p = dict(params or {})
         p.setdefault("word_timestamps", True)  # word times make replay after a drop and latency metrics exact
+        if "vad" not in p:
+            p.setdefault("vad_events", True)  # the provider's speech end marks what a final covers
         p.setdefault("language", "en")
         query = pulse.PulseParams(**p)
         return PulseDriver(query=query, endpoint=endpoint or "live", region=region or "india", base_url=base,
@@ -303,7 +305,7 @@ def stream(
             vendor's production host.
         api_key: The key; defaults to ``SMALLEST_API_KEY`` / ``ASSEMBLYAI_API_KEY`` from the environment.
         params: Pulse query parameters (``sample_rate``, ``encoding``, ``vad_events`` …). voicelab asks for
-            ``word_timestamps`` and ``language='en'`` unless told otherwise.
+            ``word_timestamps``, ``vad_events`` and ``language='en'`` unless told otherwise.
         session: AssemblyAI ``session`` object for ``session.update``.
         region: Pulse ``india``/``us``; AssemblyAI ``us``/``eu``.
         auth: Pulse credential form: ``bearer`` header (default), ``token`` or ``api_key`` query parameter.

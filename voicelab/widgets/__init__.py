@@ -1,0 +1,50 @@
+"""JupyterLab views of Clips, Sessions and Recordings (anywidget; JS beside the Python, no build step).
+
+Widgets only observe: they never open sockets. Each has a static matplotlib twin, ``.figure()``
+(see `voicelab.plot`).
+
+* `Waveform(clip)` and `Spectrogram(clip, link=waveform)`: zoom, pan, play, select.
+* `Timeline(session)` and `LatencyChart(session)`: fill in live while a Session runs.
+* `Recorder`: the microphone (imported on first use).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import traitlets
+
+from voicelab.widgets._base import ViewError
+from voicelab.widgets.latency import LatencyChart
+from voicelab.widgets.spectrogram import Spectrogram
+from voicelab.widgets.timeline import Timeline
+from voicelab.widgets.waveform import Waveform
+
+__all__ = ["LatencyChart", "Recorder", "Spectrogram", "Timeline", "ViewError", "Waveform", "link"]
+
+
+def link(*views: Any, trait: str = "view_range") -> list[traitlets.link]:
+    """Keep the visible range of several views equal (zooming one zooms all).
+
+    Args:
+        *views: Two or more widgets with a ``view_range`` trait (Waveform, Spectrogram, Timeline).
+        trait: The trait to keep in sync.
+
+    Returns:
+        The links; call ``.unlink()`` on them to undo.
+    """
+    if len(views) < 2:
+        raise ViewError(f"link() needs two or more views, got {len(views)}")
+    for v in views:
+        if not (isinstance(v, traitlets.HasTraits) and v.has_trait(trait)):
+            raise ViewError(f"link() cannot link {type(v).__name__}: it has no {trait!r} trait; "
+                            "pass Waveform, Spectrogram or Timeline widgets")
+    first = views[0]
+    return [traitlets.link((first, trait), (v, trait)) for v in views[1:]]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Recorder":
+        return importlib.import_module("voicelab.widgets.recorder").Recorder
+    raise AttributeError(f"module 'voicelab.widgets' has no attribute {name!r}")

@@ -99,7 +99,9 @@ def get_recognizer(name: EngineName | str = "whisper", *, cache: bool = True, **
         ModelNotFoundError: faster-whisper is installed but no Whisper model can be loaded offline.
     """
     if name not in ENGINES:
-        raise RecognizerOptionError(f"recognizer {name!r} is unknown; use one of {', '.join(map(repr, ENGINES))}.")
+        raise RecognizerOptionError(
+            f"recognizer {name!r} is unknown; use one of {', '.join(map(repr, ENGINES))}."
+        )
     key = (name, tuple(sorted((k, repr(v)) for k, v in options.items())))
     with _cache_lock:
         if cache and key in _cache:

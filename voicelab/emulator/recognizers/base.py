@@ -211,7 +211,8 @@ class PartialCadence:
         if not 0.05 <= interval <= slow_interval <= max_interval:
             raise RecognizerOptionError(
                 f"partial intervals interval={interval!r}, slow_interval={slow_interval!r}, "
-                f"max_interval={max_interval!r} must satisfy 0.05 <= interval <= slow_interval <= max_interval."
+                f"max_interval={max_interval!r} must satisfy "
+                "0.05 <= interval <= slow_interval <= max_interval."
             )
         if not 0.1 <= max_load <= 1.0:
             raise RecognizerOptionError(f"max_load={max_load!r} must be a share between 0.1 and 1.0.")

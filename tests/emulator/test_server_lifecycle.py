@@ -1,0 +1,85 @@
+"""Start/stop hygiene, the printed banner, the CLI parser and config validation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+
+import pytest
+import websockets
+
+import voicelab.emulator as emulator
+from voicelab.emulator.cli import build_parser, serve_command
+from voicelab.emulator.config import redact_key
+
+from .conftest import drain, pcm16, run
+
+
+def _fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_clean_shutdown_closes_sessions_and_leaks_nothing(capsys):
+    before_threads = {t.name for t in threading.enumerate()}
+    before_fds = _fds()
+    key = "sk_test_0123456789abcdef0123456789"
+    with emulator.serve(engine="sphinx", api_key=key) as server:
+        banner = capsys.readouterr().out
+        assert server.url in banner and server.pulse_url in banner and "server.api_key" in banner
+        assert key not in banner and key not in repr(server) and redact_key(key) in banner
+        assert server.host == "127.0.0.1" and server.port > 0
+        assert server.token_url.startswith("http://127.0.0.1:")
+
+        async def open_and_wait():
+            async with websockets.connect(
+                server.pulse_url, additional_headers={"Authorization": f"Bearer {key}"}
+            ) as ws:
+                pcm, _ = pcm16("speech/s01_fox_16k.flac")
+                await ws.send(pcm[:8192])
+                await asyncio.sleep(0.3)
+                assert server.sessions == 1
+                # close the server from another thread while the session is open
+                await asyncio.get_running_loop().run_in_executor(None, server.close)
+                return await drain(ws), ws.close_code, ws.close_reason
+
+        msgs, code, reason = run(open_and_wait())
+        assert code == 1001 and reason == "server shutting down"  # a close frame, not a drop
+    leaked = {t.name for t in threading.enumerate()} - before_threads
+    assert not leaked, leaked
+    assert _fds() <= before_fds
+
+
+def test_port_in_use_is_a_clear_error():
+    with emulator.serve(engine="sphinx", announce=False) as server:
+        with pytest.raises(emulator.ServerStartError, match="cannot listen"):
+            emulator.serve(engine="sphinx", announce=False, port=server.port)
+
+
+def test_config_validation():
+    with pytest.raises(emulator.ServerConfigError, match="engine='vosk'"):
+        emulator.serve(engine="vosk")
+    with pytest.raises(emulator.ServerConfigError, match="concurrency_limit=0"):
+        emulator.serve(concurrency_limit=0)
+    with pytest.raises(emulator.ServerConfigError, match="max_frame_bytes"):
+        emulator.Limits(max_frame_bytes=-1)
+    assert emulator.Limits(max_frame_bytes=None).max_frame_bytes is None
+
+
+def test_info_endpoint(sphinx_server):
+    import urllib.request
+
+    info = json.loads(urllib.request.urlopen(f"http://{sphinx_server.url[5:]}/", timeout=5).read())
+    assert info["engine"] == "sphinx" and "/waves/v1/stt/live" in info["routes"]
+    assert sphinx_server.api_key not in json.dumps(info)
+
+
+def test_cli_parser_and_bad_fault(capsys):
+    args = build_parser().parse_args(
+        ["--port", "0", "--engine", "sphinx", "--concurrency", "3", "--fault", "reject:429", "--fault", "latency:1"]
+    )
+    assert (args.port, args.engine, args.concurrency, args.fault) == (0, "sphinx", 3, ["reject:429", "latency:1"])
+    assert serve_command(["--port", "0", "--api-key", "k_123456789", "--fault", "explode:1"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown fault 'explode'" in err and "k_123456789" not in err

@@ -1,0 +1,209 @@
+"""`serve`: run the emulator on a background thread with its own event loop.
+
+Notebook cells and synchronous tests use it as a context manager::
+
+    with voicelab.serve() as server:
+        print(server.pulse_url)   # ws://127.0.0.1:<port>/waves/v1/stt/live?model=pulse
+        key = server.api_key      # never printed in full
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import Any
+
+from voicelab.emulator.config import Limits, ServerConfig, redact_key
+from voicelab.emulator.errors import ServerStartError
+from voicelab.emulator.faults import Faults
+from voicelab.emulator.server import EmulatorServer, Provider
+
+__all__ = ["RunningServer", "serve"]
+
+logger = logging.getLogger("voicelab.emulator")
+
+_START_TIMEOUT = 120.0
+_STOP_TIMEOUT = 30.0
+
+
+class RunningServer:
+    """An emulator running on a background thread; close it with `close` or a ``with`` block.
+
+    Attributes:
+        host: The bound address.
+        port: The bound port.
+        engine: The recognizer in use (``"whisper"`` or ``"sphinx"``).
+    """
+
+    def __init__(self, server: EmulatorServer, *, announce: bool = True) -> None:
+        self._server = server
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="voicelab-emulator", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(_START_TIMEOUT):
+            self.close()
+            raise ServerStartError(f"the emulator did not start within {_START_TIMEOUT:g} s")
+        if self._error is not None:
+            self._thread.join(_STOP_TIMEOUT)
+            self._loop.close()
+            self._closed = True
+            if isinstance(self._error, ServerStartError):
+                raise self._error
+            raise ServerStartError(f"the emulator failed to start: {self._error}") from self._error
+        self.host = server.host
+        self.port = server.port
+        self.engine = server.engine_name
+        if announce:
+            print(self.banner())
+        logger.info("emulator running at %s (engine %s)", self.url, self.engine)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._server.start())
+        except BaseException as exc:  # reported to the starting thread
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        self._loop.run_forever()
+        self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+        self._loop.run_until_complete(self._loop.shutdown_default_executor())
+
+    # ----------------------------------------------------------------- URLs
+
+    @property
+    def api_key(self) -> str:
+        """The API key every route accepts (``Authorization: Bearer``, ``?token=`` or ``?api_key=``)."""
+        return self._server.api_key
+
+    @property
+    def url(self) -> str:
+        """Base WebSocket URL, ``ws://host:port`` (pass it as ``base_url`` to voicelab clients)."""
+        return self._server.url
+
+    @property
+    def pulse_url(self) -> str:
+        """The Pulse live URL with ``model=pulse`` (append more parameters with ``&``)."""
+        return f"{self.url}/waves/v1/stt/live?model=pulse"
+
+    @property
+    def pulse_legacy_url(self) -> str:
+        """The Pulse ``/waves/v1/pulse/get_text`` URL."""
+        return f"{self.url}/waves/v1/pulse/get_text"
+
+    @property
+    def agent_url(self) -> str:
+        """The AssemblyAI Voice Agent URL."""
+        return f"{self.url}/v1/ws"
+
+    @property
+    def token_url(self) -> str:
+        """The AssemblyAI temporary-token endpoint (``GET``, ``?expires_in_seconds=``)."""
+        return f"http://{self.url.removeprefix('ws://')}/v1/token"
+
+    @property
+    def sessions(self) -> int:
+        """Number of open sessions."""
+        return len(self._server.registry)
+
+    def banner(self) -> str:
+        """The start-up text: URLs and a redacted key."""
+        return "\n".join(
+            [
+                f"voicelab emulator ({self.engine} engine) listening on {self.url}",
+                f"  Pulse:       {self.pulse_url}",
+                f"  AssemblyAI:  {self.agent_url}   tokens: {self.token_url}",
+                f"  API key:     {redact_key(self.api_key)}  (read it from server.api_key)",
+            ]
+        )
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "running"
+        return f"RunningServer(url={self.url!r}, engine={self.engine!r}, {state})"
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def close(self) -> None:
+        """Close every session (close frames sent), stop the server and join its thread."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._loop.is_running():
+            future = asyncio.run_coroutine_threadsafe(self._server.stop(), self._loop)
+            try:
+                future.result(_STOP_TIMEOUT)
+            except Exception:
+                logger.exception("emulator did not stop cleanly")
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(_STOP_TIMEOUT)
+        if not self._thread.is_alive():
+            self._loop.close()
+        logger.info("emulator at %s stopped", self.url)
+
+    def __enter__(self) -> RunningServer:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def serve(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    api_key: str | None = None,
+    engine: str = "whisper",
+    concurrency_limit: int | None = 100,
+    faults: str | Iterable[str] | Mapping[str, Any] | Faults | None = None,
+    limits: Limits | None = None,
+    announce: bool = True,
+    providers: list[Provider] | None = None,
+    recognizer: Any | None = None,
+    **options: Any,
+) -> RunningServer:
+    """Start the local emulator on a background thread.
+
+    Args:
+        host: Interface to bind (local only by default).
+        port: TCP port; 0 picks a free one (read it from ``server.port``).
+        api_key: The accepted key; a random ``sk_…`` key when ``None`` (read ``server.api_key``).
+        engine: ``"whisper"`` (accurate; falls back to sphinx with a warning when unavailable) or
+            ``"sphinx"`` (light, many sessions).
+        concurrency_limit: Most simultaneous sessions; the next one is closed with 1008. ``None``
+            disables.
+        faults: Server-wide faults, e.g. ``"reject:429;retry_after:2"`` (see docs/emulator.md).
+        limits: Frame size, message rate, session length and idle limits.
+        announce: Print the URLs (and a redacted key) once at start.
+        providers: Providers to host (default: Pulse and AssemblyAI).
+        recognizer: A loaded recognizer to share instead of loading ``engine``.
+        **options: More `ServerConfig` fields (``engine_threads``, ``recognizer_options``).
+
+    Returns:
+        The running server; use it as a context manager or call ``close()``.
+
+    Raises:
+        ServerStartError: The port cannot be bound or the engine cannot load.
+        ServerConfigError: A bad option.
+        FaultSpecError: A bad fault specification.
+    """
+    config = ServerConfig.build(
+        host=host,
+        port=port,
+        api_key=api_key,
+        engine=engine,
+        concurrency_limit=concurrency_limit,
+        faults=faults,
+        limits=limits,
+        **options,
+    )
+    server = EmulatorServer(config, providers=providers, recognizer=recognizer)
+    return RunningServer(server, announce=announce)

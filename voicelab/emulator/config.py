@@ -1,0 +1,126 @@
+"""Server configuration: address, credentials, engine, limits and faults."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from voicelab.emulator.errors import ServerConfigError
+from voicelab.emulator.faults import Faults, parse_faults
+
+__all__ = ["ENGINES", "Limits", "ServerConfig", "new_api_key", "redact_key"]
+
+#: Engines the server accepts (see `voicelab.emulator.recognizers`).
+ENGINES: tuple[str, ...] = ("whisper", "sphinx")
+
+
+def new_api_key() -> str:
+    """Return a random key in the vendors' style (``sk_`` + 32 hex digits)."""
+    return "sk_" + secrets.token_hex(16)
+
+
+def redact_key(key: str | None) -> str:
+    """Return a printable form of a key: its first 5 characters and ``…`` (never the whole key)."""
+    if not key:
+        return "<none>"
+    return key[: min(5, max(0, len(key) // 4))] + "…" + f"({len(key)} chars)"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    """Per-connection limits; ``None`` disables a limit.
+
+    Attributes:
+        max_frame_bytes: Largest accepted frame; larger ones get the provider's error frame and close 1009.
+        max_messages_per_second: Frames per second a client may send (over a sliding 1 s window);
+            more get the error frame and close 1008.
+        max_session_seconds: Session length cap; then the error frame and close 1008 (Pulse) /
+            ``session_expired`` (AssemblyAI).
+        idle_timeout: Seconds without any client frame before the server closes (1008); off by default
+            because the real value is unknown.
+    """
+
+    max_frame_bytes: int | None = 1 << 20
+    max_messages_per_second: float | None = 500.0
+    max_session_seconds: float | None = 10800.0
+    idle_timeout: float | None = None
+
+    def __post_init__(self) -> None:
+        """Validate the values."""
+        for name in ("max_frame_bytes", "max_messages_per_second", "max_session_seconds", "idle_timeout"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value <= 0):
+                raise ServerConfigError(f"{name}={value!r} must be a positive number, or None to disable the limit.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerConfig:
+    """Everything a server needs to start.
+
+    Attributes:
+        host: Interface to bind (``127.0.0.1`` keeps it local).
+        port: TCP port; 0 picks a free one.
+        api_key: The one accepted key (hidden from repr); a random one when ``None``.
+        engine: ``"whisper"`` or ``"sphinx"``.
+        concurrency_limit: Most simultaneous sessions over all providers; ``None`` disables.
+        faults: Server-wide faults.
+        limits: Per-connection limits.
+        engine_threads: Worker threads for recognizer work.
+        recognizer_options: Extra keyword options for `get_recognizer`.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    api_key: str = field(default_factory=new_api_key, repr=False)
+    engine: str = "whisper"
+    concurrency_limit: int | None = 100
+    faults: Faults = field(default_factory=Faults)
+    limits: Limits = field(default_factory=Limits)
+    engine_threads: int = 8
+    recognizer_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Validate the values."""
+        if self.engine not in ENGINES:
+            raise ServerConfigError(f"engine={self.engine!r} is unknown; use 'whisper' (accurate) or 'sphinx' (light).")
+        if isinstance(self.port, bool) or not isinstance(self.port, int) or not 0 <= self.port <= 65535:
+            raise ServerConfigError(f"port={self.port!r} must be 0 (any free port) to 65535.")
+        if self.concurrency_limit is not None and (
+            isinstance(self.concurrency_limit, bool)
+            or not isinstance(self.concurrency_limit, int)
+            or self.concurrency_limit < 1
+        ):
+            raise ServerConfigError(
+                f"concurrency_limit={self.concurrency_limit!r} must be a whole number >= 1, or None for no limit."
+            )
+        if not isinstance(self.api_key, str) or not self.api_key.strip():
+            raise ServerConfigError("api_key must be a non-empty string; omit it to get a random key.")
+        if not isinstance(self.engine_threads, int) or self.engine_threads < 1:
+            raise ServerConfigError(f"engine_threads={self.engine_threads!r} must be a whole number >= 1.")
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str | None = None,
+        engine: str = "whisper",
+        concurrency_limit: int | None = 100,
+        faults: str | Iterable[str] | Mapping[str, Any] | Faults | None = None,
+        limits: Limits | None = None,
+        **extra: Any,
+    ) -> ServerConfig:
+        """Build a config from user-facing values (fault specs as strings, ``None`` key → random)."""
+        return cls(
+            host=host,
+            port=port,
+            api_key=api_key if api_key is not None else new_api_key(),
+            engine=engine,
+            concurrency_limit=concurrency_limit,
+            faults=parse_faults(faults),
+            limits=limits or Limits(),
+            **extra,
+        )

@@ -1,0 +1,720 @@
+"""The emulator's network core: one websockets server hosting several providers by path.
+
+`EmulatorServer` owns the listening socket, the shared recognizer, a thread pool for
+recognizer work, the session registry and the server-wide faults. Routing, auth and the
+plain-HTTP endpoints (``GET /v1/token``, ``GET /``) happen in ``process_request``, before the
+upgrade; an accepted upgrade is then handed to its provider's handler with a
+`ConnectionContext`.
+
+Provider handler interface (how the AssemblyAI agent plugs in)::
+
+    async def handle(conn: websockets.asyncio.server.ServerConnection, ctx: ConnectionContext) -> None:
+        async for frame in ctx.frames(conn):        # limits enforced; ends when the socket closes
+            ...
+            await ctx.send({"type": ...})           # faults (latency, drops, malformed) applied
+            events = await ctx.run_engine(stream.accept, pcm, now=ctx.clock())
+        await ctx.close(1000)                       # after every queued message
+
+A `Provider` bundles ``accept`` (the sans-I/O upgrade check, run in ``process_request``),
+``handle``, the provider's error-frame builder and its over-capacity behaviour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http
+import json
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from voicelab.emulator.config import ServerConfig
+from voicelab.emulator.errors import FaultSpecError, ServerStartError
+from voicelab.emulator.faults import FAULT_QUERY_PARAM, Faults, FaultState, parse_faults
+from voicelab.protocols.redaction import redact_url
+from voicelab.protocols.wire import HandshakeRejection, JsonMessage, encode_json, parse_query
+
+__all__ = ["ConnectionContext", "EmulatorServer", "Handler", "Provider", "SessionRegistry", "UpgradeRequest"]
+
+logger = logging.getLogger("voicelab.emulator.server")
+
+T = TypeVar("T")
+#: A provider's connection handler.
+Handler = Callable[[ServerConnection, "ConnectionContext"], Awaitable[None]]
+
+_CLOSE_TIMEOUT = 2.0
+#: websockets' own frame-size guard; the configurable limit (`Limits.max_frame_bytes`) is checked per frame.
+_HARD_MAX_SIZE = 64 << 20
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpgradeRequest:
+    """An HTTP upgrade request as providers see it (``vl_fault`` already removed from the query).
+
+    Attributes:
+        route: The path without query string or trailing slash.
+        query: Query parameters (last value wins).
+        headers: Request headers (original case; last value wins).
+        request_id: Id for error bodies and logs.
+        now: The server clock at the request.
+        server: The server (for its key, token issuer and clock).
+    """
+
+    route: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str] = field(repr=False)
+    request_id: str
+    now: float
+    server: EmulatorServer = field(repr=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Provider:
+    """One emulated API.
+
+    Attributes:
+        name: Short name (``"pulse"``, ``"assemblyai"``).
+        paths: The WebSocket paths it serves.
+        accept: Checks an upgrade (auth, parameters) and returns the parsed config or a rejection;
+            runs on the event loop inside ``process_request``, so it must be quick.
+        handle: The connection handler.
+        error_frame: Builds the provider's error message (used for limit violations and crashes).
+        rejection_body: Builds the JSON body for a fault-injected HTTP rejection of this status.
+        over_capacity: What to do with an upgraded connection over the concurrency limit;
+            the default sends nothing and closes 1008.
+    """
+
+    name: str
+    paths: tuple[str, ...]
+    accept: Callable[[UpgradeRequest], Any]
+    handle: Handler
+    error_frame: Callable[[str], JsonMessage]
+    rejection_body: Callable[[int, str], JsonMessage] = lambda status, rid: {"error": http.HTTPStatus(status).phrase}
+    over_capacity: Callable[[ConnectionContext], Awaitable[None]] | None = None
+
+
+class SessionRegistry:
+    """Active connections (for the concurrency limit) and parked sessions (for resume).
+
+    Args:
+        limit: Most simultaneous connections; ``None`` disables the limit.
+    """
+
+    def __init__(self, *, limit: int | None) -> None:
+        self.limit = limit
+        self._active: dict[int, ConnectionContext] = {}
+        self._parked: dict[str, tuple[float, Any]] = {}
+
+    def __len__(self) -> int:
+        return len(self._active)
+
+    def count(self, provider: str | None = None) -> int:
+        """Active connections, optionally of one provider."""
+        return sum(1 for c in self._active.values() if provider is None or c.provider == provider)
+
+    def contexts(self) -> list[ConnectionContext]:
+        """The active connection contexts."""
+        return list(self._active.values())
+
+    def try_add(self, ctx: ConnectionContext) -> bool:
+        """Count a connection in, unless the limit is reached."""
+        if self.limit is not None and len(self._active) >= self.limit:
+            return False
+        self._active[id(ctx)] = ctx
+        return True
+
+    def remove(self, ctx: ConnectionContext) -> None:
+        """Count a connection out."""
+        self._active.pop(id(ctx), None)
+
+    def park(self, session_id: str, state: Any, *, until: float) -> None:
+        """Keep a disconnected session's state until ``until`` (server clock) for a resume."""
+        self._parked[session_id] = (until, state)
+
+    def take(self, session_id: str, *, now: float) -> Any | None:
+        """Remove and return a parked session's state, or ``None`` if unknown or expired."""
+        self._expire(now)
+        entry = self._parked.pop(session_id, None)
+        return None if entry is None else entry[1]
+
+    def _expire(self, now: float) -> None:
+        for sid in [s for s, (until, _) in self._parked.items() if until < now]:
+            del self._parked[sid]
+
+
+class _Close:
+    def __init__(self, code: int, reason: str) -> None:
+        self.code, self.reason = code, reason
+
+
+class _Abort:
+    pass
+
+
+class ConnectionContext:
+    """What a provider handler gets for one connection.
+
+    Attributes:
+        provider: The provider name.
+        config: What the provider's ``accept`` returned (e.g. a `PulseSessionConfig`).
+        request: The upgrade request.
+        faults: The effective faults (server-wide merged with ``?vl_fault=``).
+        server: The server.
+        session_id: Set by the handler once it has one (for logs and the registry).
+        audio_chunks: Audio frames counted so far with `count_chunk`.
+    """
+
+    def __init__(
+        self,
+        *,
+        conn: ServerConnection,
+        provider: Provider,
+        config: Any,
+        request: UpgradeRequest,
+        faults: Faults,
+        server: EmulatorServer,
+    ) -> None:
+        self.conn = conn
+        self.provider = provider.name
+        self._provider = provider
+        self.config = config
+        self.request = request
+        self.faults = faults
+        self.server = server
+        self.session_id: str | None = None
+        self.audio_chunks = 0
+        self.started_at = server.clock()
+        self.closing = False
+        self.closed_by_server: int | None = None
+        self._state = FaultState(faults)
+        self._out: deque[tuple[float, Any]] = deque()
+        self._wake = asyncio.Event()
+        self._last_due = 0.0
+        self._last_frame = self.started_at
+        self._sender: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
+        self._done = asyncio.Event()
+
+    def __repr__(self) -> str:
+        return f"ConnectionContext(provider={self.provider!r}, session_id={self.session_id!r})"
+
+    # ----------------------------------------------------------------- shared services
+
+    @property
+    def recognizer(self) -> Any:
+        """The shared recognizer (loaded once per server)."""
+        return self.server.recognizer
+
+    @property
+    def registry(self) -> SessionRegistry:
+        """The server's session registry."""
+        return self.server.registry
+
+    @property
+    def limits(self) -> Any:
+        """The server's per-connection `Limits`."""
+        return self.server.config.limits
+
+    def clock(self) -> float:
+        """The server's monotonic clock, in seconds."""
+        return self.server.clock()
+
+    async def run_engine(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run blocking recognizer work in the server's thread pool (never on the event loop)."""
+        return await self.server.run_engine(fn, *args, **kwargs)
+
+    # ----------------------------------------------------------------- receiving
+
+    async def frames(self, conn: ServerConnection | None = None) -> AsyncIterator[str | bytes]:
+        """Yield client frames until the socket closes, enforcing frame-size and message-rate limits.
+
+        A violation sends the provider's error frame and closes (1009 too big, 1008 too fast); the
+        iteration then ends.
+        """
+        conn = conn or self.conn
+        limits = self.limits
+        window: deque[float] = deque()
+        while True:
+            try:
+                frame = await conn.recv()
+            except ConnectionClosed:
+                self.registry.remove(self)
+                return
+            now = self.clock()
+            self._last_frame = now
+            if self.closing:
+                continue  # keep reading until the close handshake completes
+            if limits.max_frame_bytes is not None and len(frame) > limits.max_frame_bytes:
+                await self.fail(
+                    f"frame of {len(frame)} bytes exceeds the {limits.max_frame_bytes}-byte limit; "
+                    "send smaller chunks (4096 bytes is recommended)",
+                    code=1009,
+                )
+                continue
+            if limits.max_messages_per_second is not None:
+                window.append(now)
+                while window and window[0] < now - 1.0:
+                    window.popleft()
+                if len(window) > limits.max_messages_per_second:
+                    await self.fail(
+                        f"more than {limits.max_messages_per_second:g} messages per second; "
+                        "pace audio at about real time (e.g. 4096 bytes every 128 ms at 16 kHz linear16)",
+                        code=1008,
+                    )
+                    continue
+            yield frame
+
+    async def count_chunk(self) -> bool:
+        """Count one audio chunk and apply the chunk-count faults.
+
+        Returns:
+            True when a fault ended the connection (stop reading).
+        """
+        self.audio_chunks += 1
+        f = self.faults
+        if f.drop_after_chunks is not None and self.audio_chunks >= f.drop_after_chunks:
+            logger.info("fault: dropping %s connection after %d chunks", self.provider, self.audio_chunks)
+            await self.abort()
+            return True
+        if f.close_after_chunks is not None and self.audio_chunks >= f.close_after_chunks:
+            code = f.close_code or 1011
+            logger.info("fault: closing %s connection with %d after %d chunks", self.provider, code, self.audio_chunks)
+            await self.close(code, "injected fault")
+            return True
+        return False
+
+    # ----------------------------------------------------------------- sending
+
+    async def send(self, message: Mapping[str, Any] | str | bytes) -> None:
+        """Queue a message for the client; latency, jitter, drops and the malformed frame apply.
+
+        Messages keep their order; the call returns at once (it never waits for the latency).
+        """
+        if self.closing:
+            return
+        data: str | bytes = encode_json(message) if isinstance(message, Mapping) else message
+        st = self._state
+        st.sent += 1
+        f = self.faults
+        if f.malformed is not None and not st.malformed_sent and st.sent >= f.malformed:
+            st.malformed_sent = True
+            self._enqueue('{"type":"transcription","transcript":"trunc', st.delay())
+        if st.drop():
+            logger.debug("fault: dropped server message %d", st.sent)
+            return
+        self._enqueue(data, st.delay())
+
+    def _enqueue(self, item: Any, delay: float) -> None:
+        due = max(self._last_due, self.clock() + delay)
+        self._last_due = due
+        self._out.append((due, item))
+        self._wake.set()
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close after every queued message has been sent (idempotent)."""
+        if self.closing:
+            return
+        self.closing = True
+        self.closed_by_server = code
+        self._enqueue(_Close(code, reason), 0.0)
+
+    async def abort(self) -> None:
+        """Drop the TCP connection without a close frame (the client sees 1006)."""
+        if self.closing:
+            return
+        self.closing = True
+        self.closed_by_server = 1006
+        self._out.clear()
+        self.conn.transport.abort()
+        self.registry.remove(self)
+        self._wake.set()
+
+    async def fail(self, message: str, *, code: int = 1011) -> None:
+        """Send the provider's error frame, then close with ``code``."""
+        if self.closing:
+            return
+        logger.info("%s session %s: %s (close %d)", self.provider, self.session_id, message, code)
+        await self.send(self._provider.error_frame(message))
+        await self.close(code, message[:100])
+
+    async def _send_loop(self) -> None:
+        while True:
+            while not self._out:
+                self._wake.clear()
+                if self._done.is_set():
+                    return
+                await self._wake.wait()
+            due, item = self._out[0]
+            wait = due - self.clock()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._out.popleft()
+            try:
+                if isinstance(item, _Close):
+                    await self.conn.close(item.code, item.reason)
+                    self.registry.remove(self)  # a closed socket no longer counts against the limit
+                    return
+                await self.conn.send(item)
+            except ConnectionClosed:
+                return
+
+    async def _watch(self) -> None:
+        f, limits = self.faults, self.limits
+        deadlines: list[tuple[float, str]] = []
+        if f.drop_after_seconds is not None:
+            deadlines.append((self.started_at + f.drop_after_seconds, "drop"))
+        if f.close_after_seconds is not None:
+            deadlines.append((self.started_at + f.close_after_seconds, "close"))
+        if limits.max_session_seconds is not None:
+            deadlines.append((self.started_at + limits.max_session_seconds, "session"))
+        while not self.closing:
+            now = self.clock()
+            due = [d for d in deadlines if d[0] <= now]
+            if due:
+                kind = min(due)[1]
+                if kind == "drop":
+                    logger.info("fault: dropping %s connection after %.2f s", self.provider, now - self.started_at)
+                    await self.abort()
+                elif kind == "close":
+                    await self.close(f.close_code or 1011, "injected fault")
+                else:
+                    await self.fail(
+                        f"maximum session duration of {limits.max_session_seconds:g} s reached; open a new connection",
+                        code=1008,
+                    )
+                return
+            if limits.idle_timeout is not None and now - self._last_frame > limits.idle_timeout:
+                await self.fail(f"no data for {limits.idle_timeout:g} s (idle timeout)", code=1008)
+                return
+            nxt = min([d[0] for d in deadlines] + [now + 0.25]) - now
+            await asyncio.sleep(max(0.01, min(nxt, 0.25)))
+
+    def _start(self) -> None:
+        self._sender = asyncio.create_task(self._send_loop())
+        self._watchdog = asyncio.create_task(self._watch())
+
+    async def _finish(self) -> None:
+        """Send what is queued, close 1000 if nobody closed, and stop the helper tasks."""
+        if not self.closing:
+            await self.close(1000, "")
+        self._done.set()
+        self._wake.set()
+        if self._sender is not None:
+            try:
+                await asyncio.wait_for(self._sender, timeout=_CLOSE_TIMEOUT + 5 + (self.faults.latency or 0) * 2)
+            except (TimeoutError, asyncio.CancelledError):
+                self._sender.cancel()
+            except ConnectionClosed:
+                pass
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
+        if self.conn.state.name != "CLOSED":
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.conn.wait_closed(), timeout=_CLOSE_TIMEOUT)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    provider: Provider
+    config: Any
+    request: UpgradeRequest
+    faults: Faults
+
+
+def _json_response(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> Response:
+    hdrs = Headers()
+    hdrs["Content-Type"] = "application/json"
+    for k, v in (headers or {}).items():
+        if k.lower() != "content-type":
+            hdrs[k] = v
+    payload = json.dumps(body, separators=(",", ":")).encode()
+    hdrs["Content-Length"] = str(len(payload))
+    try:
+        phrase = http.HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    return Response(status, phrase, hdrs, payload)
+
+
+class EmulatorServer:
+    """An asyncio emulator server; run it with ``await server.start()`` / ``await server.stop()``.
+
+    Most users want `voicelab.emulator.serve` (a background thread) or ``voicelab serve`` instead.
+
+    Args:
+        config: Address, key, engine, limits and faults.
+        providers: The providers to host; defaults to Pulse and AssemblyAI.
+        recognizer: A ready recognizer to share (skips loading ``config.engine``).
+        clock: Monotonic clock in seconds (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        *,
+        providers: list[Provider] | None = None,
+        recognizer: Any | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.registry = SessionRegistry(limit=config.concurrency_limit)
+        self.recognizer = recognizer
+        self.engine_name: str | None = getattr(recognizer, "name", None)
+        self._providers = providers
+        self._routes: dict[str, Provider] = {}
+        self._prepared: dict[ServerConnection, _Prepared] = {}
+        self._executor: ThreadPoolExecutor | None = None
+        self._server: Server | None = None
+        self._handler_tasks: set[asyncio.Task[Any]] = set()
+        self.token_minted: dict[str, tuple[float, float]] = {}
+        self.host = config.host
+        self.port = config.port
+        from voicelab.protocols.assemblyai_agent import TokenIssuer
+
+        self.token_issuer = TokenIssuer()
+
+    def __repr__(self) -> str:
+        return f"EmulatorServer(url={self.url!r}, engine={self.engine_name!r}, sessions={len(self.registry)})"
+
+    @property
+    def api_key(self) -> str:
+        """The accepted API key."""
+        return self.config.api_key
+
+    @property
+    def url(self) -> str:
+        """Base WebSocket URL, e.g. ``ws://127.0.0.1:54321``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"ws://{host}:{self.port}"
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def _load_recognizer(self) -> Any:
+        from voicelab.emulator.recognizers import get_recognizer
+
+        engine = self.config.engine
+        try:
+            recognizer = get_recognizer(engine, **dict(self.config.recognizer_options))
+        except ImportError as exc:  # EngineUnavailableError and friends
+            if engine != "whisper":
+                raise
+            logger.warning("whisper engine unavailable (%s); falling back to sphinx", exc)
+            recognizer = get_recognizer("sphinx")
+        warm = getattr(recognizer, "transcribe", None)
+        if callable(warm):  # the first whisper decode is slow; pay it before the first session
+            import numpy as np
+
+            warm(np.zeros(8000, dtype=np.float32))
+        return recognizer
+
+    async def start(self) -> None:
+        """Load the engine, bind the socket and start serving.
+
+        Raises:
+            ServerStartError: The port cannot be bound or the engine cannot load.
+        """
+        loop = asyncio.get_running_loop()
+        self._executor = ThreadPoolExecutor(
+            max_workers=self.config.engine_threads, thread_name_prefix="voicelab-engine"
+        )
+        if self.recognizer is None:
+            try:
+                self.recognizer = await loop.run_in_executor(self._executor, self._load_recognizer)
+            except Exception as exc:
+                self._executor.shutdown(wait=False)
+                raise ServerStartError(
+                    f"the {self.config.engine!r} engine could not load: {exc}. Try engine='sphinx'."
+                ) from exc
+            self.engine_name = getattr(self.recognizer, "name", self.config.engine)
+            if self.engine_name != self.config.engine:
+                logger.warning("engine %r requested, %r in use", self.config.engine, self.engine_name)
+        if self._providers is None:
+            from voicelab.emulator.assemblyai import agent_provider
+            from voicelab.emulator.pulse import pulse_provider
+
+            self._providers = [pulse_provider(), agent_provider()]
+        for provider in self._providers:
+            for path in provider.paths:
+                self._routes[path] = provider
+        try:
+            self._server = await serve(
+                self._handle,
+                self.config.host,
+                self.config.port,
+                process_request=self._process_request,
+                max_size=_HARD_MAX_SIZE,
+                close_timeout=_CLOSE_TIMEOUT,
+                ping_interval=20,
+                ping_timeout=20,
+                logger=logging.getLogger("voicelab.emulator.websockets"),
+            )
+        except OSError as exc:
+            self._executor.shutdown(wait=False)
+            raise ServerStartError(
+                f"cannot listen on {self.config.host}:{self.config.port} ({exc}); "
+                "choose another --port, or 0 for any free port"
+            ) from exc
+        sockname = next(iter(self._server.sockets)).getsockname()
+        self.host, self.port = str(sockname[0]), int(sockname[1])
+        logger.info("emulator listening on %s (engine %s)", self.url, self.engine_name)
+
+    async def stop(self) -> None:
+        """Close every session (close frame 1001), stop listening and release the thread pool."""
+        for ctx in self.registry.contexts():
+            await ctx.close(1001, "server shutting down")
+        if self._handler_tasks:
+            await asyncio.wait(list(self._handler_tasks), timeout=_CLOSE_TIMEOUT + 3)
+        if self._server is not None:
+            self._server.close(close_connections=True)
+            await self._server.wait_closed()
+            self._server = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    async def run_engine(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(*args, **kwargs)`` in the engine thread pool."""
+        loop = asyncio.get_running_loop()
+        if kwargs:
+            return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+        return await loop.run_in_executor(self._executor, fn, *args)
+
+    # ----------------------------------------------------------------- tokens (AssemblyAI)
+
+    def token_now(self, token: str | None, now: float) -> float:
+        """The clock value to redeem ``token`` with: far in the future when an early-expiry fault ended it."""
+        if token and token in self.token_minted:
+            minted, ttl = self.token_minted[token]
+            if now - minted > ttl:
+                return now + 1e6
+        return now
+
+    def _token_endpoint(self, request: Request, query: dict[str, str], faults: Faults) -> Response:
+        from voicelab.protocols.assemblyai_agent import handle_token_request
+
+        now = time.time()  # token windows are wall-clock times
+        status, body = handle_token_request(
+            query=query,
+            headers=dict(request.headers.raw_items()),
+            issuer=self.token_issuer,
+            now=now,
+            api_keys=[self.api_key],
+        )
+        if status == 200 and faults.token_ttl is not None:
+            self.token_minted[str(body["token"])] = (now, faults.token_ttl)
+        logger.info("GET /v1/token -> %d", status)
+        return _json_response(status, body)
+
+    # ----------------------------------------------------------------- HTTP stage
+
+    def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        rid = str(uuid.uuid4())
+        split = urlsplit(request.path)
+        route = split.path.rstrip("/") or "/"
+        query = parse_query(split.query)
+        spec = query.pop(FAULT_QUERY_PARAM, None)
+        try:
+            faults = self.config.faults.merged(parse_faults(spec) if spec else None)
+        except FaultSpecError as exc:
+            return _json_response(400, {"error": str(exc), "request_id": rid})
+        safe = redact_url(request.path)
+        if route == "/v1/token":
+            return self._token_endpoint(request, query, faults)
+        if route == "/" and "upgrade" not in request.headers.get("Connection", "").lower():
+            return _json_response(
+                200,
+                {
+                    "service": "voicelab emulator",
+                    "engine": self.engine_name,
+                    "routes": sorted(self._routes) + ["/v1/token"],
+                    "sessions": len(self.registry),
+                },
+            )
+        provider = self._routes.get(route)
+        if provider is None:
+            logger.info("upgrade %s -> 404", safe)
+            return _json_response(404, {"error": f"Not found: {route}", "request_id": rid}, {"x-request-id": rid})
+        if faults.reject is not None:
+            headers = {"x-request-id": rid}
+            retry = faults.retry_after
+            if retry is None and faults.reject in (429, 503):
+                retry = 1.0
+            if retry is not None:
+                headers["Retry-After"] = f"{retry:g}"
+            logger.info("fault: rejecting upgrade %s with %d", safe, faults.reject)
+            return _json_response(faults.reject, provider.rejection_body(faults.reject, rid), headers)
+        upgrade = UpgradeRequest(
+            route=route,
+            query=query,
+            headers=dict(request.headers.raw_items()),
+            request_id=rid,
+            now=self.clock(),
+            server=self,
+        )
+        result = provider.accept(upgrade)
+        if isinstance(result, HandshakeRejection):
+            logger.info("upgrade %s -> %d", safe, result.status)
+            return _json_response(result.status, result.body, result.headers)
+        self._prepared[conn] = _Prepared(provider=provider, config=result, request=upgrade, faults=faults)
+        logger.debug("upgrade %s accepted", safe)
+        return None
+
+    # ----------------------------------------------------------------- WebSocket stage
+
+    async def _handle(self, conn: ServerConnection) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._handler_tasks.add(task)
+        try:
+            await self._handle_prepared(conn)
+        finally:
+            if task is not None:
+                self._handler_tasks.discard(task)
+
+    async def _handle_prepared(self, conn: ServerConnection) -> None:
+        prepared = self._prepared.pop(conn, None)
+        if prepared is None:  # cannot happen: process_request prepares every accepted upgrade
+            await conn.close(1011, "internal error")
+            return
+        provider = prepared.provider
+        ctx = ConnectionContext(
+            conn=conn,
+            provider=provider,
+            config=prepared.config,
+            request=prepared.request,
+            faults=prepared.faults,
+            server=self,
+        )
+        ctx._start()
+        if not self.registry.try_add(ctx):
+            logger.info("%s connection over the concurrency limit of %s", provider.name, self.registry.limit)
+            if provider.over_capacity is not None:
+                await provider.over_capacity(ctx)
+            await ctx.close(1008, "concurrency limit reached")
+            await ctx._finish()
+            return
+        try:
+            await provider.handle(conn, ctx)
+        except ConnectionClosed:
+            pass
+        except Exception:
+            logger.exception("%s handler failed (session %s)", provider.name, ctx.session_id)
+            await ctx.fail("internal emulator error; see the server log", code=1011)
+        finally:
+            self.registry.remove(ctx)
+            await ctx._finish()

@@ -25,6 +25,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 
 from voicelab.audio.chunking import Chunk
+from voicelab.audio.formats import BYTES_PER_SAMPLE
 from voicelab.client.drivers import AgentDriver, Driver
 from voicelab.client.errors import (
     AuthenticationError,
@@ -39,7 +40,7 @@ from voicelab.client.errors import (
 from voicelab.client.pacing import Pacer
 from voicelab.client.retry import RetryPolicy
 from voicelab.protocols import get_protocol
-from voicelab.protocols.events import Error, Event, Final, SpeechStopped, Word
+from voicelab.protocols.events import Error, Event, Final, SpeechStarted, SpeechStopped, Word
 from voicelab.protocols.redaction import redact
 from voicelab.session.recording import Recording
 
@@ -92,6 +93,8 @@ class _State:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     fatal: BaseException | None = None
     last_speech_stop_audio: float | None = None
+    last_speech_start_audio: float | None = None
+    last_final_end: float | None = None
 
 
 class _Stop(Exception):
@@ -356,26 +359,54 @@ def _track(ev: Event, driver: Driver, state: _State, recording: Recording, t: fl
     if sid and sid != state.session_id:
         state.session_id = sid
         recording.log("note", text="session id", session_id=sid, t=t)
+    if isinstance(ev, SpeechStarted):
+        state.last_speech_start_audio = ev.audio_time
     if isinstance(ev, SpeechStopped):
         # the provider's own speech end (Pulse speech_ended timestamp), else the audio sent when it came
-        state.last_speech_stop_audio = ev.audio_time if ev.audio_time is not None else state.audio_sent
+        stop = ev.audio_time if ev.audio_time is not None else state.audio_sent
+        state.last_speech_stop_audio = stop
+        # a final often arrives just before the speech-end event of the same utterance: once speech has
+        # ended after the last final (and no new speech began since), everything up to here is covered
+        started = state.last_speech_start_audio
+        if state.last_final_end is not None and (started is None or started <= state.last_final_end + 0.05):
+            _cover(state, stop)
     if isinstance(ev, Final):
-        stop = state.last_speech_stop_audio
+        last_stop = state.last_speech_stop_audio
         if ev.words:
             covered = ev.words[-1].end
+            state.last_final_end = covered
             # word times are approximate: when the provider's VAD put the end of this utterance a little
             # later, replay from there so no tail of a finalised word is sent (and transcribed) twice
-            if stop is not None and ev.words[-1].end - 0.2 <= stop <= ev.words[-1].end + 1.5:
-                covered = max(covered, stop)
-        elif stop is not None:
-            covered = stop
+            if last_stop is not None and ev.words[-1].end - 0.2 <= last_stop <= ev.words[-1].end + 1.5:
+                covered = max(covered, last_stop)
+        elif last_stop is not None:
+            covered = last_stop
         else:
             covered = state.covered_until
-        state.covered_until = max(state.covered_until, covered)
-        while state.pending and state.pending[0].end <= state.covered_until + 1e-9:
-            state.pending.popleft()
+        _cover(state, covered)
     if isinstance(ev, Error) and state.resume_id and ev.code in RESUME_FALLBACK:
         state.resume_failed = True
+
+
+def _cover(state: _State, until: float) -> None:
+    """Mark audio up to ``until`` (stream seconds) as covered by finals; drop it from the replay buffer."""
+    state.covered_until = max(state.covered_until, until)
+    while state.pending and state.pending[0].end <= state.covered_until + 1e-9:
+        state.pending.popleft()
+    if state.pending and state.pending[0].start < state.covered_until:
+        state.pending[0] = _trim(state.pending[0], state.covered_until)
+
+
+def _trim(chunk: Chunk, start: float) -> Chunk:
+    """Cut the covered head off a PCM chunk (sample-exact); compressed chunks are kept whole."""
+    bps = BYTES_PER_SAMPLE.get(chunk.encoding)
+    if not bps:
+        return chunk
+    frame = bps * chunk.channels
+    skip = round((start - chunk.start) * chunk.samplerate) * frame
+    if skip <= 0 or skip >= len(chunk.data):
+        return chunk
+    return replace(chunk, data=chunk.data[skip:], start=chunk.start + skip / frame / chunk.samplerate)
 
 
 def _fatal(ev: Error, driver: Driver, state: _State) -> None:

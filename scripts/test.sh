@@ -2,7 +2,7 @@
 # Install everything the test suite needs (Debian packages and .venv-test), then lint, type-check and test.
 # Idempotent: re-running it reuses what is installed. Extra arguments go to pytest.
 source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
-need_apt "${APT_PACKAGES[@]}"
+need_apt "${APT_PACKAGES[@]}" chromium   # chromium: the real-browser widget tests
 make_venv .venv-test "test,emulator,notebook"
 V=.venv-test/bin
 echo "== ruff";  $V/ruff check .

@@ -67,7 +67,7 @@ function createEngine(model) {
     cleanup();
     model.send({ type: "error", name, message });
     setState({ state: "error", error: describe(name, message) });
-    emit({ type: "level", rms: 0, peak: 0 });
+    emit({ type: "reset" });
   }
 
   async function start() {
@@ -75,6 +75,7 @@ function createEngine(model) {
     if (st === "requesting" || st === "recording" || st === "stopping") return;
     setState({ state: "requesting", error: {}, context_rate: 0, track_settings: {} });
     emit({ type: "time", seconds: 0 });
+    emit({ type: "stats", chunks: 0, bytes: 0 });
     const md = typeof navigator !== "undefined" ? navigator.mediaDevices : undefined;
     if (!window.isSecureContext || !md || !md.getUserMedia || typeof AudioWorkletNode === "undefined") {
       fail("InsecureContextError", `${location.origin} is not a secure context (window.isSecureContext=` +
@@ -123,7 +124,9 @@ function createEngine(model) {
         const frames = m.pcm.byteLength / 2;
         model.send({ type: "chunk", seq: r.seq++, frames }, undefined, [m.pcm]);
         r.frames += frames;
+        r.bytes = (r.bytes || 0) + frames * 2;
         emit({ type: "time", seconds: r.frames / targetRate });
+        emit({ type: "stats", chunks: r.seq, bytes: r.bytes });
       } else if (m.type === "level") {
         emit({ type: "level", rms: m.rms, peak: m.peak });
       } else if (m.type === "limit") {
@@ -134,7 +137,7 @@ function createEngine(model) {
         model.send({ type: "done", frames: r.frames, reason: r.reason });
         cleanup();
         setState({ state: "done" });
-        emit({ type: "level", rms: 0, peak: 0 });
+        emit({ type: "reset" });
       }
     };
     model.send({
@@ -171,7 +174,9 @@ function createEngine(model) {
   };
 }
 
-const engines = new WeakMap();
+// anywidget hands initialize() and each render() a different proxy of the same model, so the engine is
+// found again by the model's `_uid` trait (a random id the kernel assigns).
+const engines = new Map();
 
 function h(tag, cls, text) {
   const e = document.createElement(tag);
@@ -184,14 +189,28 @@ const fmtRate = (hz) => (hz ? `${Number(hz).toLocaleString("en-US")} Hz` : "—"
 const STATE_TEXT = { idle: "ready", requesting: "waiting for permission", recording: "recording",
   stopping: "finishing", done: "recorded", error: "error" };
 
+function engineOf(model) {
+  const uid = model.get("_uid");
+  let engine = engines.get(uid);
+  if (!engine) {
+    engine = createEngine(model);
+    engines.set(uid, engine);
+  }
+  return engine;
+}
+
 function initialize({ model }) {
-  const engine = createEngine(model);
-  engines.set(model, engine);
-  return () => engine.dispose();
+  engineOf(model);
+  return () => {
+    const uid = model.get("_uid");
+    const engine = engines.get(uid);
+    engines.delete(uid);
+    if (engine) engine.dispose();
+  };
 }
 
 function render({ model, el }) {
-  const engine = engines.get(model);
+  const engine = engineOf(model);
   const root = h("div", "vl-rec");
   el.appendChild(root);
 
@@ -222,7 +241,8 @@ function render({ model, el }) {
   const readout = h("div", "vl-rec-readout");
   const time = h("span", "vl-rec-time", "0.0 s");
   const db = h("span", "vl-rec-db", "— dBFS");
-  readout.append(time, db);
+  const stats = h("span", "vl-rec-stats");
+  readout.append(time, db, stats);
   main.append(button, meter, readout);
 
   const facts = h("dl", "vl-rec-facts");
@@ -234,6 +254,10 @@ function render({ model, el }) {
   };
   const ctxDd = fact("AudioContext");
   const sentDd = fact("Sent to kernel");
+  const sentMain = h("span");
+  const sentNote = h("span", "vl-rec-muted");
+  sentNote.classList.add("vl-rec-line");
+  sentDd.append(sentMain, sentNote);
   const trackDd = fact("Track");
 
   const errBox = h("div", "vl-rec-error");
@@ -244,26 +268,36 @@ function render({ model, el }) {
 
   root.append(head, main, facts, errBox);
 
-  let shownRms = 0, shownPeak = 0, heldPeak = 0, heldAt = 0;
+  let shownRms = 0, heldPeak = 0, heldAt = 0;
   const toPct = (v) => {
     const d = v > 0 ? 20 * Math.log10(v) : -Infinity;
     return Math.max(0, Math.min(100, (100 * (d - FLOOR_DB)) / -FLOOR_DB));
   };
+  const showLevel = (rms, peak) => {
+    const pct = toPct(rms);
+    fill.style.width = `${pct}%`;
+    const zone = peak >= 0.99 ? "clip" : rms > 0.3 ? "hot" : "ok";
+    fill.dataset.zone = zone;
+    peakTick.style.left = `calc(${toPct(heldPeak)}% - 1px)`;
+    peakTick.style.opacity = heldPeak > 0 ? "1" : "0";
+    const d = rms > 0 ? 20 * Math.log10(rms) : -Infinity;
+    db.textContent = d < FLOOR_DB ? `below ${FLOOR_DB} dBFS` : `${d.toFixed(0)} dBFS${zone === "clip" ? " · clipping" : ""}`;
+    db.dataset.zone = zone;
+  };
   const onEngine = (ev) => {
     if (ev.type === "time") {
       time.textContent = `${ev.seconds.toFixed(1)} s`;
+    } else if (ev.type === "stats") {
+      stats.textContent = ev.chunks ? `${ev.chunks} chunk${ev.chunks === 1 ? "" : "s"} · ${(ev.bytes / 1024).toFixed(1)} kB` : "";
     } else if (ev.type === "level") {
       shownRms = Math.max(ev.rms, shownRms * 0.6); // fast attack, quick release
       const now = performance.now();
       if (ev.peak >= heldPeak || now - heldAt > 1200) { heldPeak = ev.peak; heldAt = now; }
-      shownPeak = heldPeak;
-      const pct = toPct(shownRms);
-      fill.style.width = `${pct}%`;
-      fill.dataset.zone = shownPeak >= 0.99 ? "clip" : shownRms > 0.3 ? "hot" : "ok";
-      peakTick.style.left = `calc(${toPct(shownPeak)}% - 1px)`;
-      peakTick.style.opacity = shownPeak > 0 ? "1" : "0";
-      db.textContent = ev.rms > 0 ? `${(20 * Math.log10(ev.rms)).toFixed(0)} dBFS` : "— dBFS";
-      db.dataset.zone = fill.dataset.zone;
+      showLevel(shownRms, ev.peak);
+    } else if (ev.type === "reset") {
+      shownRms = 0; heldPeak = 0;
+      showLevel(0, 0);
+      db.textContent = "— dBFS";
     }
   };
   engine.listeners.add(onEngine);
@@ -287,12 +321,11 @@ function render({ model, el }) {
     button.disabled = state === "stopping" || state === "requesting";
     button.setAttribute("aria-pressed", String(busy));
     const rate = model.get("context_rate");
-    ctxDd.textContent = rate ? fmtRate(rate) : "— (opens when recording starts)";
+    ctxDd.textContent = rate ? `${fmtRate(rate)} (the browser's choice)` : "— (opens when recording starts)";
     const target = model.get("target_rate");
     const chunk = model.get("chunk_seconds");
-    let sent = `int16 little-endian, mono, ${fmtRate(target)}, ${chunk.toFixed(2)} s chunks`;
-    if (rate && rate !== target) sent += ` (resampled from ${fmtRate(rate)} in the worklet)`;
-    sentDd.textContent = sent;
+    sentMain.textContent = `int16 little-endian · mono · ${fmtRate(target)} · ${chunk.toFixed(2)} s chunks`;
+    sentNote.textContent = rate && rate !== target ? `resampled from ${fmtRate(rate)} in the AudioWorklet` : "";
     const ts = model.get("track_settings") || {};
     trackDd.replaceChildren();
     if (Object.keys(ts).length === 0) {
@@ -301,7 +334,7 @@ function render({ model, el }) {
     } else {
       for (const k of ["echoCancellation", "autoGainControl", "noiseSuppression"]) if (k in ts) trackDd.append(chip(k, ts[k]));
       if ("sampleRate" in ts) trackDd.append(chip("sampleRate", fmtRate(ts.sampleRate)));
-      if ("channelCount" in ts) trackDd.append(chip("channels", ts.channelCount));
+      if ("channelCount" in ts) trackDd.append(chip("channelCount", ts.channelCount));
     }
     const err = model.get("error") || {};
     errBox.hidden = !err.name;
@@ -310,7 +343,7 @@ function render({ model, el }) {
       errFix.textContent = err.fix || "";
       errRaw.textContent = `${err.name}: ${err.message || ""}`;
     }
-    if (state !== "recording" && state !== "stopping") onEngine({ type: "level", rms: 0, peak: 0 });
+    if (state !== "recording" && state !== "stopping") onEngine({ type: "reset" });
   };
   const names = ["state", "context_rate", "track_settings", "error", "target_rate", "chunk_seconds", "echo_cancellation"];
   for (const n of names) model.on(`change:${n}`, update);

@@ -27,8 +27,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import sys
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -131,6 +133,25 @@ def microphone_error(name: str, message: str = "") -> MicrophoneError:
     return cls(f"{what}. {cls.fix}{detail}", name=name, browser_message=message)
 
 
+def _in_kernel_cell() -> bool:
+    """Whether this is the main thread of an IPython kernel, which cannot receive widget messages while blocked.
+
+    The kernel handles the browser's messages between cells, so a cell that blocks waiting for them waits forever.
+    """
+    if threading.current_thread() is not threading.main_thread() or "ipykernel" not in sys.modules:
+        return False
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None  # type: ignore[attr-defined]
+    return getattr(shell, "kernel", None) is not None
+
+
+_BLOCKING_IN_CELL = (
+    "{what} cannot wait inside a notebook cell: the kernel receives the browser's audio only between cells, so "
+    "the recording would never arrive. Record first (press Stop, or let max_seconds end it), then read rec.clip "
+    "in the next cell; to use the audio while it is recorded, call rec.stream_to(...) or iterate rec.chunks() in "
+    "a thread.")
+
+
 # -- one recording -----------------------------------------------------------------------------------------
 class _Take:
     """The chunks of one recording, shared by the comm handler (producer) and any number of readers."""
@@ -207,6 +228,8 @@ class _ChunkStream(Iterator[Chunk], AsyncIterator[Chunk]):
                 item = self._ready()
                 if item is not None:
                     return item
+                if _in_kernel_cell():
+                    raise RecordingNotFinishedError(_BLOCKING_IN_CELL.format(what="Iterating rec.chunks()"))
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise TimeoutError(f"no microphone audio for {self._timeout} s; is the Recorder recording?")
@@ -249,61 +272,69 @@ class _ChunkStream(Iterator[Chunk], AsyncIterator[Chunk]):
 
 # -- the widget --------------------------------------------------------------------------------------------
 _CSS = """
-.vl-rec { font-family: var(--jp-ui-font-family, system-ui, sans-serif); font-size: 13px;
+.vl-rec { font-family: var(--jp-ui-font-family, system-ui, sans-serif); font-size: 13px; line-height: 1.4;
   color: var(--jp-ui-font-color1, #1f2328); background: var(--jp-layout-color1, #fff);
-  border: 1px solid var(--jp-border-color2, #d0d7de); border-radius: 8px; padding: 12px 14px;
-  max-width: 640px; box-sizing: border-box; }
-.vl-rec-head { display: flex; align-items: center; justify-content: space-between; margin-bottom: 10px; }
+  border: 1px solid var(--jp-border-color2, #d0d7de); border-radius: 8px; padding: 12px 16px 14px;
+  max-width: 720px; box-sizing: border-box; }
+.vl-rec-head { display: flex; align-items: center; justify-content: space-between; margin-bottom: 12px; }
 .vl-rec-title { font-weight: 600; font-size: 14px; }
-.vl-rec-state { font-size: 11px; font-weight: 600; letter-spacing: .02em; text-transform: uppercase;
-  padding: 2px 8px; border-radius: 999px; background: #eaeef2; color: #57606a; }
+.vl-rec-state { font-size: 11px; font-weight: 600; letter-spacing: .04em; text-transform: uppercase;
+  padding: 2px 9px; border-radius: 999px; background: #eaeef2; color: #57606a; }
 .vl-rec-state[data-state="recording"] { background: #ffebe9; color: #cf222e; }
 .vl-rec-state[data-state="requesting"], .vl-rec-state[data-state="stopping"] { background: #fff8c5; color: #7d4e00; }
 .vl-rec-state[data-state="done"] { background: #dafbe1; color: #1a7f37; }
 .vl-rec-state[data-state="error"] { background: #cf222e; color: #fff; }
-.vl-rec-main { display: flex; align-items: center; gap: 14px; }
-.vl-rec-button { display: inline-flex; align-items: center; gap: 8px; min-width: 128px; justify-content: center;
-  padding: 7px 14px; border-radius: 6px; border: 1px solid var(--jp-border-color1, #afb8c1);
-  background: var(--jp-layout-color2, #f6f8fa); color: inherit; font: inherit; font-weight: 600; cursor: pointer; }
-.vl-rec-button:hover:not(:disabled) { background: var(--jp-layout-color3, #eaeef2); }
+.vl-rec-main { display: flex; align-items: center; gap: 16px; }
+.vl-rec-button { display: inline-flex; align-items: center; gap: 8px; min-width: 136px; justify-content: center;
+  padding: 7px 14px; border-radius: 6px; border: 1px solid #d0d7de; background: #fff; color: #1f2328;
+  font: inherit; font-weight: 600; cursor: pointer; box-shadow: 0 1px 0 rgba(31, 35, 40, .04); }
+.vl-rec-button:hover:not(:disabled) { background: #f3f4f6; }
+.vl-rec-button:focus-visible { outline: 2px solid #0969da; outline-offset: 2px; }
 .vl-rec-button:disabled { opacity: .6; cursor: default; }
 .vl-rec-icon { width: 11px; height: 11px; border-radius: 50%; background: #cf222e; flex: none; }
-.vl-rec[data-state="recording"] .vl-rec-icon { border-radius: 2px; animation: vl-rec-pulse 1.2s ease-in-out infinite; }
-@keyframes vl-rec-pulse { 50% { opacity: .35; } }
-.vl-rec-meter { flex: 1; min-width: 160px; }
+.vl-rec[data-state="recording"] .vl-rec-button { background: #cf222e; border-color: #a40e26; color: #fff; }
+.vl-rec[data-state="recording"] .vl-rec-button:hover { background: #a40e26; }
+.vl-rec[data-state="recording"] .vl-rec-icon { border-radius: 2px; background: #fff;
+  animation: vl-rec-pulse 1.2s ease-in-out infinite; }
+@keyframes vl-rec-pulse { 50% { opacity: .45; } }
+.vl-rec-meter { flex: 1; min-width: 160px; padding-top: 14px; }
 .vl-rec-meter-bar { position: relative; height: 10px; border-radius: 5px; overflow: hidden;
-  background: var(--jp-layout-color3, #eaeef2); }
+  background: #eaeef2; box-shadow: inset 0 0 0 1px rgba(31, 35, 40, .06); }
 .vl-rec-meter-fill { position: absolute; left: 0; top: 0; bottom: 0; width: 0; background: #2da44e;
   transition: width 60ms linear; }
 .vl-rec-meter-fill[data-zone="hot"] { background: #bf8700; }
 .vl-rec-meter-fill[data-zone="clip"] { background: #cf222e; }
-.vl-rec-meter-peak { position: absolute; top: 0; bottom: 0; width: 2px; left: 0; opacity: 0;
-  background: var(--jp-ui-font-color1, #1f2328); }
+.vl-rec-meter-peak { position: absolute; top: 0; bottom: 0; width: 2px; left: 0; opacity: 0; background: #57606a; }
 .vl-rec-meter-scale { position: relative; height: 14px; margin-top: 2px; font-size: 10px;
-  color: var(--jp-ui-font-color2, #6e7781); }
+  color: var(--jp-ui-font-color2, #6e7781); font-variant-numeric: tabular-nums; }
 .vl-rec-meter-scale span { position: absolute; transform: translateX(-50%); }
 .vl-rec-meter-scale span:first-child { transform: none; }
 .vl-rec-meter-scale span:last-child { transform: translateX(-100%); }
-.vl-rec-readout { display: flex; flex-direction: column; align-items: flex-end; min-width: 72px;
+.vl-rec-readout { display: flex; flex-direction: column; align-items: flex-end; min-width: 104px;
   font-variant-numeric: tabular-nums; }
-.vl-rec-time { font-size: 16px; font-weight: 600; }
-.vl-rec-db { font-size: 11px; color: var(--jp-ui-font-color2, #6e7781); }
+.vl-rec-time { font-size: 18px; font-weight: 600; }
+.vl-rec-db { font-size: 11px; color: var(--jp-ui-font-color2, #6e7781); white-space: nowrap; }
 .vl-rec-db[data-zone="clip"] { color: #cf222e; font-weight: 600; }
-.vl-rec-facts { display: grid; grid-template-columns: max-content 1fr; gap: 5px 14px; margin: 12px 0 0;
-  padding-top: 10px; border-top: 1px solid var(--jp-border-color3, #eaeef2); }
-.vl-rec-facts dt { color: var(--jp-ui-font-color2, #6e7781); margin: 0; }
-.vl-rec-facts dd { margin: 0; display: flex; flex-wrap: wrap; gap: 4px; align-items: center;
+.vl-rec .vl-rec-facts { display: grid; grid-template-columns: max-content 1fr; gap: 6px 16px; margin: 14px 0 0;
+  padding: 12px 0 0; border: 0; border-top: 1px solid #d8dee4; }
+.vl-rec .vl-rec-facts dt { color: var(--jp-ui-font-color2, #6e7781); margin: 0; padding: 0; font-weight: 400;
+  white-space: nowrap; }
+.vl-rec .vl-rec-facts dd { margin: 0; padding: 0; display: flex; flex-wrap: wrap; gap: 2px 8px; align-items: baseline;
   font-variant-numeric: tabular-nums; }
-.vl-rec-chip { font-size: 11px; padding: 1px 7px; border-radius: 4px; border: 1px solid #d0d7de;
+.vl-rec-chip { font-size: 11px; line-height: 16px; padding: 1px 7px; border-radius: 4px; border: 1px solid #d0d7de;
   background: #f6f8fa; color: #57606a; font-family: var(--jp-code-font-family, monospace); }
 .vl-rec-chip[data-on="true"] { border-color: #4ac26b; background: #dafbe1; color: #116329; }
 .vl-rec-muted { color: var(--jp-ui-font-color2, #6e7781); }
-.vl-rec-error { margin-top: 12px; padding: 9px 12px; border-radius: 6px; border: 1px solid #ff8182;
+.vl-rec-stats:empty, .vl-rec-muted:empty { display: none; }
+.vl-rec-line { flex-basis: 100%; }
+.vl-rec-stats { font-size: 11px; color: var(--jp-ui-font-color2, #6e7781); white-space: nowrap; }
+.vl-rec-error { margin-top: 12px; padding: 10px 12px; border-radius: 6px; border: 1px solid #ff8182;
   background: #ffebe9; color: #82071e; }
 .vl-rec-error[hidden] { display: none; }
-.vl-rec-error-title { font-weight: 600; margin-bottom: 3px; }
+.vl-rec-error-title { font-weight: 600; margin-bottom: 4px; }
 .vl-rec-error-fix { color: #1f2328; }
-.vl-rec-error-raw { display: block; margin-top: 6px; font-size: 11px; color: #6e7781; white-space: pre-wrap; }
+.vl-rec-error-raw { display: block; margin-top: 6px; font-size: 11px; color: #6e7781; white-space: pre-wrap;
+  font-family: var(--jp-code-font-family, monospace); }
 """
 
 
@@ -332,6 +363,7 @@ class Recorder(VoicelabWidget):
 
     _esm = _HERE / "recorder.js"
     _css = traitlets.Unicode(_CSS).tag(sync=True)
+    _uid = traitlets.Unicode(help="Identifies the model to the ESM across anywidget's per-view proxies.").tag(sync=True)
     _worklet = traitlets.Unicode((_HERE / "recorder_worklet.js").read_text(encoding="utf-8")).tag(sync=True)
 
     # options (written by Python)
@@ -361,7 +393,7 @@ class Recorder(VoicelabWidget):
         **kwargs: Any,
     ) -> None:
         _check_options(target_rate=target_rate, chunk_seconds=chunk_seconds, max_seconds=max_seconds)
-        super().__init__(target_rate=target_rate, echo_cancellation=echo_cancellation,
+        super().__init__(_uid=uuid.uuid4().hex, target_rate=target_rate, echo_cancellation=echo_cancellation,
                          chunk_seconds=chunk_seconds, max_seconds=max_seconds, **kwargs)
         self._lock = threading.Lock()
         self._take = _Take()
@@ -487,6 +519,9 @@ class Recorder(VoicelabWidget):
     def wait(self, timeout: float | None = None) -> Clip:
         """Block until the current (or next) recording finishes and return its `Clip`.
 
+        For scripts and threads. Inside a notebook cell it cannot wait (the kernel receives the browser's
+        messages only between cells), so there it returns a finished recording or raises at once.
+
         Args:
             timeout: Seconds to wait; ``None`` waits as long as it takes.
 
@@ -496,8 +531,11 @@ class Recorder(VoicelabWidget):
         Raises:
             MicrophoneError: The browser could not record (a subclass names the fix).
             TimeoutError: Nothing finished within ``timeout`` seconds.
+            RecordingNotFinishedError: Called in a notebook cell before the recording finished.
         """
         take = self._take
+        if not take.ended and _in_kernel_cell():
+            raise RecordingNotFinishedError(_BLOCKING_IN_CELL.format(what="rec.wait()"))
         deadline = None if timeout is None else time.monotonic() + timeout
         with take.cond:
             while not take.ended:
@@ -514,7 +552,8 @@ class Recorder(VoicelabWidget):
 
         Each is a `Chunk` of ``linear16`` (int16 little-endian) mono audio at ``target_rate``, with its
         audio-time span. Chunks already received are yielded first, so nothing is missed. Safe to use from
-        any thread; works with ``for`` (blocking) and ``async for``.
+        any thread; works with ``for`` (blocking) and ``async for``. In a notebook cell, ``for`` cannot wait
+        for chunks still to come (see `wait`); `stream_to` and ``async for`` on another event loop can.
 
         Args:
             timeout: Seconds to wait for each next chunk; ``None`` waits as long as it takes.

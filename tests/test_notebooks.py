@@ -36,3 +36,25 @@ def test_inspect_audio_notebook():
     for code_name in ("rate_mismatch", "float32_as_int16", "wav_header_in_raw", "truncated", "stereo_as_mono"):
         assert code_name in listing
     assert "wrong_samplerate" in _text(code[2])
+
+
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+@pytest.mark.timeout(600)
+def test_quickstart_shows_all_five_widgets_and_runs_offline():
+    nb = _run("01-quickstart.ipynb")
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert not any(o.get("output_type") == "error" for c in code for o in c.outputs)
+    views = [o["data"][WIDGET]["model_id"] for c in code for o in c.outputs if WIDGET in o.get("data", {})]
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    names = {state[m]["state"].get("_view_name") or state[m]["model_name"] for m in state}
+    esm = " ".join(str(state[m]["state"].get("_esm", ""))[:20000] for m in state)
+    assert len(views) >= 4  # waveform and spectrogram share one VBox
+    for marker in ("vl-waveform", "vl-spectrogram", "vl-timeline", "vl-latency", "voicelab-recorder"):
+        assert marker in esm, f"{marker} view missing (models: {sorted(names)})"
+    text = "\n".join(_text(c) for c in code)
+    assert "chunks sent: " in text and "finals > 0: True" in text and "(1000,)" in text
+    assert "True" in _text(next(c for c in code if "replayed.transcript" in c.source))
+    pngs = [o for c in code for o in c.outputs if "image/png" in o.get("data", {})]
+    assert len(pngs) == 2, "the static timeline and latency figures did not render"

@@ -30,16 +30,21 @@ __all__ = [
     "VoicelabError",
     "__version__",
     "audio",
+    "client",
+    "emulator",
     "inspect",
     "load",
+    "plot",
     "replay",
     "save",
     "serve",
     "stream",
+    "widgets",
 ]
 
 __version__ = "0.1.0"
 
+_MODULES = ("client", "emulator", "plot", "widgets")
 _LAZY = {
     "stream": ("voicelab.client", "stream"),
     "replay": ("voicelab.client", "replay"),
@@ -48,9 +53,11 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
+    import importlib
 
+    if name in _MODULES:
+        return importlib.import_module(f"voicelab.{name}")
+    if name in _LAZY:
         module, attr = _LAZY[name]
         return getattr(importlib.import_module(module), attr)
     raise AttributeError(f"module 'voicelab' has no attribute {name!r}")

@@ -21,6 +21,7 @@ from voicelab.audio.inspection import inspect
 from voicelab.audio.io import RAW_SUFFIXES, load, save
 from voicelab.audio.targets import TARGETS, get_target
 from voicelab.errors import VoicelabError
+from voicelab.session.reference import find_reference
 
 __all__ = ["main"]
 
@@ -135,24 +136,6 @@ def _params(pairs: list[str]) -> dict[str, object]:
             value = int(v)
         out[k.strip()] = value
     return out
-
-
-def find_reference(path: str) -> dict[str, object] | None:
-    """The data/manifest.json entry describing ``path`` (for reference timings), if there is one."""
-    p = Path(path).resolve()
-    for parent in list(p.parents)[:4]:
-        manifest = parent / "manifest.json"
-        if manifest.is_file():
-            import json
-
-            try:
-                files = json.loads(manifest.read_text())["files"]
-            except (ValueError, KeyError, TypeError):
-                return None
-            for entry in files:
-                if (parent / entry.get("path", "")).resolve() == p and entry.get("sentences"):
-                    return dict(entry)
-    return None
 
 
 def _stream(args: argparse.Namespace) -> int:

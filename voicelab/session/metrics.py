@@ -96,7 +96,7 @@ class Metric:
                 "notes": self.notes}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class MetricsReport:
     """All metrics of one Recording; renders as a table (HTML in notebooks, text in terminals)."""
 
@@ -121,6 +121,9 @@ class MetricsReport:
 
         return [[m.name, f(m.p50, m.unit), f(m.p95, m.unit), f(m.p99, m.unit), str(m.n),
                  f"{m.start} → {m.end}" + (f" [{m.source}]" if m.source else "")] for m in self.metrics]
+
+    def __repr__(self) -> str:
+        return "\n".join(["<MetricsReport", *(f"  {m.name}: p50 {m.p50}, n {m.n}" for m in self.metrics), ">"])
 
     def __str__(self) -> str:
         head = ["metric", "p50", "p95", "p99", "n", "definition"]

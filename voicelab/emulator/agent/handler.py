@@ -93,7 +93,7 @@ RESUME_GRACE_SECONDS = 30.0
 #: Audio per ``reply.audio`` message, in seconds (2,400 bytes of 24 kHz PCM16) [DOC §2.3].
 CHUNK_SECONDS = 0.05
 #: Seconds of recent input audio kept for the echo check at barge-in.
-_ECHO_WINDOW = 1.0
+_ECHO_WINDOW = 2.0
 _WAV_MAGIC = b"RIFF"
 
 _synth_lock = threading.Lock()
@@ -174,6 +174,7 @@ class _Reply:
     item_id: str
     speech: Speech
     t0: float = 0.0
+    input_mark: int = 0
     sent_seconds: float = 0.0
     calls: list[str] = field(default_factory=list)
 
@@ -210,6 +211,8 @@ class AgentConnection:
         self._item_id = ""
         self._recent: deque[tuple[float, npt.NDArray[np.float32]]] = deque()
         self._recent_rate = 0
+        self._fed = 0
+        self._arrived = 0
 
     def __repr__(self) -> str:
         sid = self.session.session_id if self.session else None
@@ -445,6 +448,7 @@ class AgentConnection:
             await self._error("invalid_audio", f"audio could not be decoded as {encoding}: {exc}")
             return
         if len(samples):
+            self._arrived += len(samples)
             self._audio.append(_Audio(samples, rate, self.ctx.clock()))
             self._audio_wake.set()
 
@@ -512,6 +516,7 @@ class AgentConnection:
             self._recent.clear()
             self._recent_rate = rate
         self._recent.append((now, samples))
+        self._fed += len(samples)
         total = sum(len(s) for _, s in self._recent)
         while self._recent and total - len(self._recent[0][1]) >= _ECHO_WINDOW * rate:
             total -= len(self._recent.popleft()[1])
@@ -568,11 +573,14 @@ class AgentConnection:
         """Log when the speech that interrupted a reply looks like the reply itself (seed: echo loop)."""
         if self._recent_rate != reply.speech.samplerate or not self._recent:
             return
+        # Only input that arrived after the reply started can be its echo. Sample counts, not clocks,
+        # place it: input sample n after the mark was captured while reference sample ~n played.
+        since = self._fed - reply.input_mark
         captured = np.concatenate([s for _, s in self._recent])
-        end_now = self._recent[-1][0]
-        offset = (end_now - len(captured) / self._recent_rate) - reply.t0
-        if offset < 0 or offset > played + 0.5:
+        if since < 0.2 * self._recent_rate:
             return
+        captured = captured[-since:]
+        offset = (since - len(captured)) / self._recent_rate
         try:
             check = await self.ctx.run_engine(
                 detect_echo,
@@ -583,14 +591,14 @@ class AgentConnection:
             )
         except AgentError:
             return
+        logger.debug("echo check for reply %s: %s", reply.reply_id, check)
         if check.is_echo:
             logger.warning(
                 "agent session %s: the speech that interrupted reply %s matches the reply's own audio "
-                "(echo score %.2f, lag %.2f s): the agent hears itself; use headphones or echo cancellation",
+                "(echo score %.2f): the agent hears itself; use headphones or echo cancellation",
                 self.session.session_id if self.session else None,
                 reply.reply_id,
                 check.score,
-                check.lag_seconds,
             )
 
     # ----------------------------------------------------------------- responder (replies and tools)
@@ -704,6 +712,7 @@ class AgentConnection:
         if tool_call is not None:
             await ctx.send(tool_call)
         reply.t0 = ctx.clock()
+        reply.input_mark = self._arrived
         self._active = reply
         for k, chunk in enumerate(chunks):
             wait = reply.t0 + k * CHUNK_SECONDS - ctx.clock()

@@ -52,6 +52,13 @@ log = logging.getLogger("voicelab.client")
 RESUME_FALLBACK = frozenset({"session_not_found", "session_forbidden", "session_expired"})
 #: AssemblyAI error codes that are about credentials.
 AUTH_CODES = frozenset({"unauthorized", "UNAUTHORIZED", "forbidden", "FORBIDDEN"})
+#: A connection that stayed up this long (wall seconds) while sending new audio counts as healthy: the
+#: retry budget and the backoff start over after it. A shorter one counts as a failed attempt unless a
+#: final covered new audio, so a server that drops every connection at once exhausts ``max_attempts``.
+STABLE_CONNECTION_SECONDS = 1.0
+#: After a provider-reported speech end, the rest of the chunk holding it (if at most this many audio
+#: seconds) is non-speech and counts as covered, so a replay starts on an original chunk boundary.
+SNAP_TO_CHUNK_SECONDS = 0.25
 
 
 @dataclass
@@ -202,6 +209,7 @@ async def run_stream(
         recording.log("handshake", ok=True, status=101, audio_offset=offset,
                       resumed=bool(state.resume_id), replayed_chunks=len(replay))
         progress_mark = (state.audio_sent, state.covered_until)
+        opened_at = recording.now()
         try:
             code, reason = await _pump(ws, driver, proto.parse, state, source, pacer, recording, options,
                                        on_event, stop, offset, replay)
@@ -213,22 +221,33 @@ async def run_stream(
             raise state.fatal
         if state.terminal or (state.source_done and not state.pending and code == 1000):
             return
-        if state.resume_failed:
-            state.resume_id, state.resume_failed = None, False
+        resume_fallback = state.resume_failed
+        if resume_fallback:  # the old session is gone: start a fresh one at once (not a failed attempt)
+            state.resume_id, state.session_id, state.resume_failed = None, None, False
             recording.log("note", text="resume failed; starting a fresh session")
+        healthy = resume_fallback or state.covered_until > progress_mark[1] or (
+            state.audio_sent > progress_mark[0] and recording.now() - opened_at >= STABLE_CONNECTION_SECONDS)
+        if healthy:
+            # the budget counts failures in a row: a connection that made progress resets it, and so does
+            # the backoff (else 20 drops in a minute would wait 0.5, 1, 2, 4 ... 30 s, one after another)
+            attempt = 1
+            backoff = options.retry.delays()
         exp = driver.explain_close(code or 1006)
         decision = options.retry.decide(attempt=attempt if code != 1000 else 0, close_code=code,
                                         backoff=next(backoff), fatal=not options.reconnect)
+        if resume_fallback:
+            decision = replace(decision, retry=True, delay=0.0)
         if not decision.retry:
             cls = ConnectionDropped if code in (None, 1006) else ServerClosedError
             raise cls(f"the connection closed with code {code} ({exp.title}). Cause: {exp.cause}. Fix: {exp.fix}",
                       close_code=code, explanation=exp)
-        recording.log("gap", audio_time=state.covered_until, close_code=code, reason=decision.reason)
+        recording.log("gap", audio_time=state.covered_until, audio_sent=state.audio_sent, close_code=code,
+                      delay=round(decision.delay, 3), reason=decision.reason)
         if isinstance(driver, AgentDriver) and state.session_id:
             state.resume_id = state.session_id
         state.ready = asyncio.Event()
-        if (state.audio_sent, state.covered_until) != progress_mark:
-            attempt = 0  # the budget counts failures in a row: a connection that made progress resets it
+        if healthy:
+            attempt = 0
         await asyncio.sleep(decision.delay)
 
 
@@ -369,7 +388,7 @@ def _track(ev: Event, driver: Driver, state: _State, recording: Recording, t: fl
         # ended after the last final (and no new speech began since), everything up to here is covered
         started = state.last_speech_start_audio
         if state.last_final_end is not None and (started is None or started <= state.last_final_end + 0.05):
-            _cover(state, stop)
+            _cover(state, stop, snap=ev.audio_time is not None)
     if isinstance(ev, Final):
         last_stop = state.last_speech_stop_audio
         if ev.words:
@@ -388,8 +407,24 @@ def _track(ev: Event, driver: Driver, state: _State, recording: Recording, t: fl
         state.resume_failed = True
 
 
-def _cover(state: _State, until: float) -> None:
-    """Mark audio up to ``until`` (stream seconds) as covered by finals; drop it from the replay buffer."""
+def _cover(state: _State, until: float, *, snap: bool = False) -> None:
+    """Mark audio up to ``until`` (stream seconds) as covered by finals; drop it from the replay buffer.
+
+    Args:
+        state: The stream state.
+        until: Audio time up to which finals cover the audio.
+        snap: ``until`` is a provider-reported speech end: the audio after it is non-speech (the provider
+            waits for its end-of-speech silence before saying so), so the rest of the chunk holding it
+            is covered too when that rest is short. A replay then starts on an original chunk boundary
+            with the original bytes, instead of a trimmed chunk that shifts every later frame: providers
+            cut audio into fixed frames (VAD, features), and re-framed audio can decode differently.
+    """
+    if snap:
+        for c in state.pending:
+            if c.start < until < c.end:
+                if c.end - until <= SNAP_TO_CHUNK_SECONDS:
+                    until = c.end
+                break
     state.covered_until = max(state.covered_until, until)
     while state.pending and state.pending[0].end <= state.covered_until + 1e-9:
         state.pending.popleft()

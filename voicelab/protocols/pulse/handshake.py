@@ -307,6 +307,12 @@ _CLOSE: dict[int, tuple[str, str, str, str]] = {
 }
 
 
+def _explain(table: Mapping[int, tuple[str, str, str, str]], code: int,
+             default: tuple[str, str, str, str]) -> Explanation:
+    title, cause, fix, evidence = table.get(code, default)
+    return Explanation(code=code, title=title, cause=cause, fix=fix, evidence=evidence)
+
+
 def explain_http_status(status: int) -> Explanation:
     """Explain a handshake HTTP status for Pulse.
 
@@ -316,16 +322,12 @@ def explain_http_status(status: int) -> Explanation:
     Returns:
         The explanation (a generic one for unlisted statuses).
     """
-    if status in _HTTP:
-        title, cause, fix, evidence = _HTTP[status]
-    else:
-        title, cause, fix, evidence = (
-            f"Unexpected HTTP {status}",
-            "the upgrade was refused",
-            "check the URL (wss://api.smallest.ai/waves/v1/stt/live?model=pulse) and the key",
-            "",
-        )
-    return Explanation(code=status, title=title, cause=cause, fix=fix, evidence=evidence)
+    return _explain(_HTTP, status, (
+        f"Unexpected HTTP {status}",
+        "the upgrade was refused",
+        "check the URL (wss://api.smallest.ai/waves/v1/stt/live?model=pulse) and the key",
+        "",
+    ))
 
 
 def explain_close(code: int) -> Explanation:
@@ -337,16 +339,12 @@ def explain_close(code: int) -> Explanation:
     Returns:
         The explanation (a generic one for unlisted codes).
     """
-    if code in _CLOSE:
-        title, cause, fix, evidence = _CLOSE[code]
-    else:
-        title, cause, fix, evidence = (
-            f"Close code {code}",
-            "not documented for Pulse",
-            "reconnect with backoff if the session was not over",
-            "[UNK] §1.12",
-        )
-    return Explanation(code=code, title=title, cause=cause, fix=fix, evidence=evidence)
+    return _explain(_CLOSE, code, (
+        f"Close code {code}",
+        "not documented for Pulse",
+        "reconnect with backoff if the session was not over",
+        "[UNK] §1.12",
+    ))
 
 
 def handshake_error(*, status: int, body: str | bytes | None = None) -> Error:

@@ -107,12 +107,14 @@ class SegmentedStream(RecognizerStream):
         self._probs: list[tuple[int, float]] = []  # (frame end sample, probability) in the utterance
         self._partial_text = ""
         self._partial_end = 0
+        self._decoded_until = 0  # end of the audio of the last final: never decoded twice
 
     # ----------------------------------------------------------------- RecognizerStream
 
     def _process(self, samples: np.ndarray, *, now: float) -> list[RecognizerEvent]:
         events: list[RecognizerEvent] = []
-        pending = np.concatenate((self._pending, samples)) if len(self._pending) else samples
+        # a copy: the frames are kept, and the caller may reuse its buffer
+        pending = np.concatenate((self._pending, samples)) if len(self._pending) else samples.copy()
         n_frames = len(pending) // self._frame
         for i in range(n_frames):
             frame = pending[i * self._frame : (i + 1) * self._frame]
@@ -124,8 +126,9 @@ class SegmentedStream(RecognizerStream):
                 self._probs.append((self._done, probability))
             if found is not None and found.kind == "start":
                 onset = int(round(found.t * ENGINE_RATE))
-                self._utt_start = max(self._buf_start, onset - self._preroll)
-                self._utt_onset = found.t
+                # the pre-roll never reaches back into audio a final (e.g. a flush) already used
+                self._utt_start = max(self._buf_start, onset - self._preroll, self._decoded_until)
+                self._utt_onset = max(found.t, self._decoded_until / ENGINE_RATE)
                 self._probs = []
                 self._partial_text = ""
                 self._partial_end = self._utt_start
@@ -209,6 +212,7 @@ class SegmentedStream(RecognizerStream):
         assert self._utt_start is not None
         start_sample, onset = self._utt_start, self._utt_onset
         self._utt_start = None
+        self._decoded_until = max(self._decoded_until, stop)
         self._probs = []
         audio = self._audio(start_sample, stop, extra)
         started = time.monotonic()

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import itertools
 import logging
-import multiprocessing
+import os
 import re
+import subprocess
+import sys
 import threading
 import weakref
 from multiprocessing.connection import Connection
@@ -174,8 +176,10 @@ class SphinxRecognizer(Recognizer):
             if len(self._workers) < self.processes:
                 worker = _Worker(self._worker_options)
                 self._workers.append(worker)
-                return worker
-            return min(self._workers, key=lambda w: w.streams)
+            else:
+                worker = min(self._workers, key=lambda w: w.streams)
+            worker.streams += 1  # counted now, so concurrent opens spread over the workers
+            return worker
 
 
 class SphinxStream(RecognizerStream):
@@ -334,13 +338,27 @@ class SphinxStream(RecognizerStream):
 _stream_ids = itertools.count(1)
 
 
-def _worker_main(conn: Connection, options: dict[str, Any]) -> None:
-    """A worker process: hosts in-process streams and answers (op, id, *args) requests."""
-    recognizer = SphinxRecognizer(**options)
+def _worker_main() -> None:
+    """A worker process (``python -c``): requests on stdin, replies on the original stdout.
+
+    The first request carries the `SphinxRecognizer` options; then ``(op, id, args)`` requests
+    follow until ``stop`` or end of input. stdout is moved to stderr so stray prints cannot
+    corrupt the channel.
+    """
+    reply_fd = os.dup(1)
+    os.dup2(2, 1)
+    requests = Connection(0, writable=False)
+    conn = Connection(reply_fd, readable=False)
+    try:
+        recognizer = SphinxRecognizer(**requests.recv())
+    except Exception as exc:  # e.g. bad decoder options: report it to the first caller
+        conn.send((False, exc))
+        return
+    conn.send((True, None))
     streams: dict[int, RecognizerStream] = {}
     while True:
         try:
-            op, sid, args = conn.recv()
+            op, sid, args = requests.recv()
         except (EOFError, OSError):
             break
         try:
@@ -367,25 +385,34 @@ class _Worker:
     """One worker process and the pipe to it; calls are serialised by a lock."""
 
     def __init__(self, options: dict[str, Any]) -> None:
-        context = multiprocessing.get_context("spawn")  # never fork a process that runs threads
-        self._conn, child = context.Pipe()
-        self._process = context.Process(
-            target=_worker_main, args=(child, options), name="voicelab-sphinx", daemon=True
+        # A fresh interpreter (not fork: the caller runs threads; not multiprocessing's spawn: it
+        # re-runs the caller's __main__ script when it lacks an `if __name__ == "__main__"` guard).
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        code = "from voicelab.emulator.recognizers.sphinx import _worker_main; _worker_main()"
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
         )
-        self._process.start()
-        child.close()
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._send = Connection(os.dup(self._process.stdin.fileno()), readable=False)
+        self._recv = Connection(os.dup(self._process.stdout.fileno()), writable=False)
+        self._process.stdin.close()
+        self._process.stdout.close()
         self._lock = threading.Lock()
         self.streams = 0
+        self._exchange("start", lambda: self._send.send(options))
 
     @property
     def alive(self) -> bool:
-        return self._process.is_alive()
+        return self._process.poll() is None
 
     def call(self, op: str, sid: int, args: Any = None) -> Any:
+        return self._exchange(op, lambda: self._send.send((op, sid, args)))
+
+    def _exchange(self, op: str, send: Any) -> Any:
         with self._lock:
             try:
-                self._conn.send((op, sid, args))
-                ok, value = self._conn.recv()
+                send()
+                ok, value = self._recv.recv()
             except (EOFError, OSError) as exc:
                 raise RecognizerError(
                     f"the sphinx worker process (pid {self._process.pid}) died during {op}(); open a new "
@@ -396,15 +423,18 @@ class _Worker:
         return value
 
     def stop(self) -> None:
-        if self._process.is_alive():
+        if self.alive:
             try:
                 self.call("stop", 0)
             except RecognizerError:
                 pass
-            self._process.join(timeout=2.0)
-            if self._process.is_alive():
-                self._process.terminate()
-        self._conn.close()
+            try:
+                self._process.wait(timeout=2.0)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._send.close()
+        self._recv.close()
 
 
 def _stop_workers(workers: list[_Worker]) -> None:
@@ -422,10 +452,15 @@ class _RemoteStream(RecognizerStream):
         super().__init__(samplerate=samplerate, word_times=word_times, partials=partials)
         self._worker = worker
         self._sid = next(_stream_ids)
-        worker.call(
-            "open", self._sid, {"word_times": word_times, "partials": partials, "endpointing": endpointing}
-        )
-        worker.streams += 1
+        try:
+            worker.call(
+                "open",
+                self._sid,
+                {"word_times": word_times, "partials": partials, "endpointing": endpointing},
+            )
+        except BaseException:
+            worker.streams -= 1  # counted by SphinxRecognizer._pick_worker
+            raise
 
     def _process(self, samples: np.ndarray, *, now: float) -> list[RecognizerEvent]:
         events: list[RecognizerEvent] = self._worker.call("accept", self._sid, (samples, now))

@@ -51,6 +51,22 @@ logger = logging.getLogger("voicelab.emulator.recognizers.whisper")
 
 #: Environment variable naming a CTranslate2 Whisper model directory.
 MODEL_ENV = "VOICELAB_WHISPER_MODEL"
+#: Whisper's stock hallucinations: a segment reading like one of these is dropped when Whisper also gives
+#: it a no-speech probability above `HALLUCINATION_NO_SPEECH` (tiny fragments of a word left by a flush
+#: mid-word come out as "Thank you very much." with 0.35-0.56; real words on the test set scored <= 0.36,
+#: which is why the phrase must match too).
+HALLUCINATIONS = frozenset(
+    {
+        "you",
+        "thank you",
+        "thank you very much",
+        "thanks",
+        "thanks for watching",
+        "thank you for watching",
+        "bye",
+    }
+)
+HALLUCINATION_NO_SPEECH = 0.3
 #: The hub name tried last (from the local cache only, unless ``download=True``).
 HUB_MODEL = "tiny.en"
 
@@ -227,4 +243,14 @@ class WhisperRecognizer(Recognizer):
                 vad_filter=False,
                 **options,
             )
-            return list(segments)
+            decoded = list(segments)
+        return [
+            s
+            for s in decoded
+            if any(c.isalnum() for c in s.text)
+            and not (s.no_speech_prob > HALLUCINATION_NO_SPEECH and _plain(s.text) in HALLUCINATIONS)
+        ]
+
+
+def _plain(text: str) -> str:
+    return " ".join("".join(c if c.isalnum() or c == " " else " " for c in text.lower()).split())

@@ -326,13 +326,18 @@ async def _pump(
             await send(driver.audio(chunk))
             recording.chunk(seq=state.seq, audio_start=chunk.start, audio_end=chunk.end, nbytes=chunk.nbytes)
             state.seq += 1
-        pacer.start(audio_start=state.audio_sent, now=recording.now())
+            state.audio_sent = max(state.audio_sent, chunk.end)
+        # new audio resumes where the source stopped (after a chunk taken but not sent before a drop)
+        pacer.start(audio_start=state.pending[-1].end if state.pending else state.audio_sent, now=recording.now())
         while not stop.is_set() and not state.source_done:
             try:
                 chunk = await source.__anext__()
             except StopAsyncIteration:
                 state.source_done = True
                 break
+            # into the replay buffer before sending: a drop noticed while it waits for its turn (or in
+            # send) must not lose it, or every later audio time would be off by one chunk per drop
+            state.pending.append(chunk)
             delay = pacer.delay(chunk.start)
             if delay > 0:  # a plain sleep: cheap with hundreds of streams; stop is seen within one chunk
                 await asyncio.sleep(delay)
@@ -341,7 +346,6 @@ async def _pump(
             pacer.sent(chunk.start, now=t)
             recording.chunk(seq=state.seq, audio_start=chunk.start, audio_end=chunk.end, nbytes=chunk.nbytes, t=t)
             state.seq += 1
-            state.pending.append(chunk)
             state.audio_sent = chunk.end
         for msg in driver.finish():
             recording.message_out(msg)
@@ -402,7 +406,7 @@ def _track(ev: Event, driver: Driver, state: _State, recording: Recording, t: fl
             covered = last_stop
         else:
             covered = state.covered_until
-        _cover(state, covered)
+        _cover(state, covered, snap=covered == last_stop)
     if isinstance(ev, Error) and state.resume_id and ev.code in RESUME_FALLBACK:
         state.resume_failed = True
 

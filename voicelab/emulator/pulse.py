@@ -43,6 +43,8 @@ INTERIM_REPEAT_GAP = 0.3
 WORD_CUT_MAX_WAIT = 0.8
 #: A speech start this soon (audio seconds) after a forced final continues the same acoustic speech.
 VAD_CONTINUATION = 1.0
+#: Most audio seconds coalesced into one engine call when audio queues up (e.g. a replay after a reconnect).
+MAX_BATCH_SECONDS = 1.0
 _PUNCT = re.compile(r"[.,?!]")
 
 
@@ -182,8 +184,11 @@ class PulseSession:
                 else:
                     await ctx.fail(kind.reason, code=kind.close_code)
                     break
-            if self.ending and not ctx.closing:
-                await asyncio.wait_for(asyncio.shield(engine), timeout=60)
+            # The socket is closed, or closing after a fault or an error: nothing the engine does from
+            # now on can reach the client, so queued audio is dropped and the engine task is cancelled
+            # below at once, not awaited (a client gone during ``close_stream`` used to keep the shared
+            # engine busy for up to 60 s). Only an engine call already running finishes.
+            self._items.clear()
         finally:
             if not engine.done():
                 engine.cancel()
@@ -204,9 +209,18 @@ class PulseSession:
             await self._wake.wait()
         first = self._items.popleft()
         batch = [first]
-        if first.kind == "audio":  # coalesce queued audio: a slow engine catches up in one call
+        if first.kind == "audio":  # coalesce queued audio: a slow engine catches up in few calls
+            # ... of at most MAX_BATCH_SECONDS each, so a replayed burst yields its finals as they are
+            # decoded, and a dropped connection's cancel waits for one short engine call at most
+            size = len(first.samples) if first.samples is not None else 0
+            limit = MAX_BATCH_SECONDS * self.stream.samplerate
             while self._items and self._items[0].kind == "audio":
+                nxt = self._items[0].samples
+                n = len(nxt) if nxt is not None else 0
+                if size + n > limit:
+                    break
                 batch.append(self._items.popleft())
+                size += n
         return batch
 
     async def _engine_loop(self) -> None:

@@ -32,6 +32,7 @@ from voicelab.client.errors import (
     ConnectError,
     ConnectionDropped,
     HandshakeError,
+    NoTranscriptError,
     RateLimitError,
     ServerClosedError,
     SessionError,
@@ -40,7 +41,8 @@ from voicelab.client.errors import (
 from voicelab.client.pacing import Pacer
 from voicelab.client.retry import RetryPolicy
 from voicelab.protocols import get_protocol
-from voicelab.protocols.events import Error, Event, Final, SpeechStarted, SpeechStopped, Word
+from voicelab.protocols.errors import ProtocolError
+from voicelab.protocols.events import Error, Event, Final, Partial, SpeechStarted, SpeechStopped, Word
 from voicelab.protocols.redaction import redact
 from voicelab.session.recording import Recording
 
@@ -102,6 +104,8 @@ class _State:
     last_speech_stop_audio: float | None = None
     last_speech_start_audio: float | None = None
     last_final_end: float | None = None
+    finish_sent: bool = False
+    transcripts: int = 0
 
 
 class _Stop(Exception):
@@ -221,6 +225,17 @@ async def run_stream(
             raise state.fatal
         if state.terminal or (state.source_done and not state.pending and code == 1000):
             return
+        if state.source_done and state.finish_sent and code == 1000:
+            # the server ended the session normally after our clean end, without its terminal message
+            if not state.transcripts:
+                raise NoTranscriptError(
+                    f"the server accepted {state.audio_sent:.1f} s of audio and closed normally, but sent no "
+                    "transcript. Usual causes: the audio's encoding or sample rate differs from what the URL "
+                    "declares, the audio is silent, or it went out as text/base64 instead of binary frames. "
+                    f"Check it with voicelab.inspect(audio, target='{driver.provider}') and "
+                    "voicelab.audio.validate_chunk(...)")
+            recording.log("note", text="the server closed (1000) without its terminal message")
+            return
         resume_fallback = state.resume_failed
         if resume_fallback:  # the old session is gone: start a fresh one at once (not a failed attempt)
             state.resume_id, state.session_id, state.resume_failed = None, None, False
@@ -288,7 +303,12 @@ async def _pump(
                 recording.message_in(message, t=t)
                 if isinstance(message, bytes):
                     continue
-                for ev in parse(message):
+                try:
+                    events = parse(message)
+                except ProtocolError as exc:  # one bad message must not end the session
+                    events = [Error(provider=driver.provider, raw=message, code="malformed_message",
+                                    message=f"the server sent a message that could not be parsed: {exc}")]
+                for ev in events:
                     ev = shift(ev)
                     _track(ev, driver, state, recording, t)
                     try:
@@ -350,6 +370,7 @@ async def _pump(
         for msg in driver.finish():
             recording.message_out(msg)
             await send(msg)
+        state.finish_sent = True
         await _wait_first(terminal.wait(), receiver, options.final_timeout, "the last final after the clean end")
         if not receiver.done():
             await ws.close(1000, "done")
@@ -378,6 +399,8 @@ async def _wait_first(awaitable: Awaitable[Any], receiver: asyncio.Task[Any], ti
 
 def _track(ev: Event, driver: Driver, state: _State, recording: Recording, t: float) -> None:
     """Update what audio is covered by finals (for replay) and the session id (for resume)."""
+    if isinstance(ev, (Partial, Final)) and ev.text.strip():
+        state.transcripts += 1
     sid = driver.session_id(ev)
     if sid and sid != state.session_id:
         state.session_id = sid

@@ -10,6 +10,7 @@ __all__ = [
     "ConnectError",
     "ConnectionDropped",
     "HandshakeError",
+    "NoTranscriptError",
     "RateLimitError",
     "ServerClosedError",
     "SessionError",
@@ -72,3 +73,11 @@ class SessionError(VoicelabError):
 
 class StreamTimeout(VoicelabError, TimeoutError):
     """Waiting for the provider took longer than the configured timeout."""
+
+
+class NoTranscriptError(VoicelabError):
+    """The session worked (audio accepted, clean close) but no transcript ever arrived.
+
+    The seed symptom "connected, but no transcripts": almost always audio whose encoding or rate
+    differs from what the URL declares, silent audio, or audio sent as text instead of binary.
+    """

@@ -40,7 +40,8 @@ from typing import IO, Any
 
 from voicelab.errors import VoicelabError
 from voicelab.protocols import get_protocol
-from voicelab.protocols.events import Event, Final, Partial
+from voicelab.protocols.errors import ProtocolError
+from voicelab.protocols.events import Error, Event, Final, Partial
 from voicelab.protocols.redaction import redact, redact_url
 
 __all__ = ["Entry", "Recording", "RecordingError", "SessionStats"]
@@ -337,7 +338,12 @@ class Recording:
                 offset = float(e.get("audio_offset") or 0.0)  # a reconnect resumes later in the audio
             if e.kind != "recv" or e.get("message") is None:
                 continue
-            for ev in parse(e["message"]):
+            try:
+                parsed = parse(e["message"])
+            except ProtocolError as exc:  # kept as an error event, as the live client does
+                parsed = [Error(provider=self.provider, raw=e["message"], code="malformed_message",
+                                message=f"the server sent a message that could not be parsed: {exc}")]
+            for ev in parsed:
                 out.append((e.t, _shift(ev, offset) if offset else ev))
         return out
 

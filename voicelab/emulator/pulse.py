@@ -40,7 +40,11 @@ INTERIM_EVERY_CHUNKS = 3
 #: ... and at most once per this many wall seconds (a coalesced batch never repeats the interim just sent).
 INTERIM_REPEAT_GAP = 0.3
 #: After a word-count trigger, wait at most this many audio seconds for a pause before cutting anyway.
-WORD_CUT_MAX_WAIT = 0.8
+WORD_CUT_MAX_WAIT = 3.0
+#: The word-count cut waits for a pause at least this long (seconds) …
+WORD_CUT_PAUSE = 0.08
+#: … where "quiet" means 10 ms frames below this share of the recent peak level.
+QUIET_RATIO = 0.12
 #: A speech start this soon (audio seconds) after a forced final continues the same acoustic speech.
 VAD_CONTINUATION = 1.0
 #: Most audio seconds coalesced into one engine call when audio queues up (e.g. a replay after a reconnect).
@@ -117,6 +121,7 @@ class PulseSession:
         self._word_cut_since: float | None = None
         self._level = 0.0
         self._tail_rms = 0.0
+        self._quiet_run = 0.0
         self._last_interim_at = 0.0
         self._pending_end: float | None = None  # VAD: speech end hidden by a forced final
         self._pending_at = 0.0
@@ -275,6 +280,10 @@ class PulseSession:
             rms = np.sqrt(np.mean(samples[: n * frame].reshape(n, frame) ** 2, axis=1))
             self._level = max(self._level * (0.98**n), float(rms.max()))
             self._tail_rms = float(np.sqrt(np.mean(samples[-min(len(samples), 3 * frame) :] ** 2)))
+            # how long the audio has been quiet at its end (10 ms frames), across calls
+            loud = np.flatnonzero(rms >= QUIET_RATIO * self._level)
+            tail = n if not len(loud) else n - 1 - int(loud[-1])
+            self._quiet_run = (self._quiet_run + tail / 100) if tail == n else tail / 100
         else:
             self._tail_rms = float(np.sqrt(np.mean(samples**2))) if len(samples) else 0.0
 
@@ -290,7 +299,7 @@ class PulseSession:
             now_audio = self.stream.audio_time
             if self._word_cut_since is None:
                 self._word_cut_since = now_audio
-            quiet = self._tail_rms < 0.12 * self._level
+            quiet = self._quiet_run >= WORD_CUT_PAUSE  # a pause between words, not a stop consonant
             if quiet or now_audio - self._word_cut_since >= WORD_CUT_MAX_WAIT:
                 await self._flush(reason="words")
 

@@ -21,10 +21,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 
 from voicelab.audio.chunking import Chunk
+from voicelab.audio.codecs import encode_pcm
 from voicelab.audio.formats import BYTES_PER_SAMPLE
 from voicelab.client.drivers import AgentDriver, Driver
 from voicelab.client.errors import (
@@ -42,7 +44,17 @@ from voicelab.client.pacing import Pacer
 from voicelab.client.retry import RetryPolicy
 from voicelab.protocols import get_protocol
 from voicelab.protocols.errors import ProtocolError
-from voicelab.protocols.events import Error, Event, Final, Partial, SpeechStarted, SpeechStopped, Word
+from voicelab.protocols.events import (
+    AgentReplyDone,
+    AgentReplyStarted,
+    Error,
+    Event,
+    Final,
+    Partial,
+    SpeechStarted,
+    SpeechStopped,
+    Word,
+)
 from voicelab.protocols.redaction import redact
 from voicelab.session.recording import Recording
 
@@ -106,6 +118,10 @@ class _State:
     last_final_end: float | None = None
     finish_sent: bool = False
     transcripts: int = 0
+    speaking: bool = False
+    replying: bool = False
+    last_event_t: float = 0.0
+    tail_sent: bool = False
 
 
 class _Stop(Exception):
@@ -213,6 +229,7 @@ async def run_stream(
         recording.log("handshake", ok=True, status=101, audio_offset=offset,
                       resumed=bool(state.resume_id), replayed_chunks=len(replay))
         progress_mark = (state.audio_sent, state.covered_until)
+        state.speaking = state.replying = False  # turn state belongs to the connection that reported it
         opened_at = recording.now()
         try:
             code, reason = await _pump(ws, driver, proto.parse, state, source, pacer, recording, options,
@@ -367,6 +384,9 @@ async def _pump(
             recording.chunk(seq=state.seq, audio_start=chunk.start, audio_end=chunk.end, nbytes=chunk.nbytes, t=t)
             state.seq += 1
             state.audio_sent = chunk.end
+        if driver.tail_silence_seconds and state.source_done and not stop.is_set() and not state.tail_sent:
+            await _close_last_turn(driver, send, state, pacer, recording, options, stop, receiver)
+            state.tail_sent = True
         for msg in driver.finish():
             recording.message_out(msg)
             await send(msg)
@@ -386,6 +406,39 @@ async def _pump(
                 await receiver
 
 
+async def _close_last_turn(driver: Driver, send: Callable[[bytes | str], Awaitable[None]], state: _State,
+                           pacer: Pacer, recording: Recording, options: StreamOptions, stop: asyncio.Event,
+                           receiver: asyncio.Task[Any]) -> None:
+    """Send trailing silence, then wait until the user's last turn and any reply in progress are done.
+
+    Without this an agent session ended right after the audio loses the last utterance: turn
+    detection needs silence to close it, and ``session.end`` would cut the reply short.
+    """
+    step = 0.05
+    frames = round(step * driver.samplerate)
+    silence = encode_pcm(np.zeros(frames, dtype=np.float32), encoding=driver.encoding)
+    start = state.audio_sent
+    for k in range(round(driver.tail_silence_seconds / step)):
+        a = start + k * step
+        chunk = Chunk(state.seq, silence, driver.encoding, driver.samplerate, 1, a, a + step)
+        delay = pacer.delay(a)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await send(driver.audio(chunk))
+        recording.chunk(seq=state.seq, audio_start=a, audio_end=a + step, nbytes=len(silence))
+        state.seq += 1
+        state.audio_sent = a + step
+    deadline = None if options.final_timeout is None else recording.now() + options.final_timeout
+    while not stop.is_set() and not receiver.done():  # a drop ends the wait: the reconnect finishes up
+        quiet = recording.now() - state.last_event_t >= 0.5
+        if not state.speaking and not state.replying and quiet:
+            return
+        if deadline is not None and recording.now() >= deadline:
+            recording.log("note", text="ending although the last turn or reply was still in progress")
+            return
+        await asyncio.sleep(0.05)
+
+
 async def _wait_first(awaitable: Awaitable[Any], receiver: asyncio.Task[Any], timeout: float | None,
                       what: str) -> None:
     waiter = asyncio.ensure_future(awaitable)
@@ -399,8 +452,17 @@ async def _wait_first(awaitable: Awaitable[Any], receiver: asyncio.Task[Any], ti
 
 def _track(ev: Event, driver: Driver, state: _State, recording: Recording, t: float) -> None:
     """Update what audio is covered by finals (for replay) and the session id (for resume)."""
+    state.last_event_t = recording.now()
     if isinstance(ev, (Partial, Final)) and ev.text.strip():
         state.transcripts += 1
+    if isinstance(ev, SpeechStarted):
+        state.speaking = True
+    elif isinstance(ev, Final):
+        state.speaking = False
+    elif isinstance(ev, AgentReplyStarted):
+        state.replying = True
+    elif isinstance(ev, AgentReplyDone):
+        state.replying = False
     sid = driver.session_id(ev)
     if sid and sid != state.session_id:
         state.session_id = sid

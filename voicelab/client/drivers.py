@@ -65,6 +65,11 @@ class Driver:
         """Messages for a clean, intentional end of the session."""
         return []
 
+    @property
+    def tail_silence_seconds(self) -> float:
+        """Silence to send after the audio, so the provider's VAD closes the last turn (0: not needed)."""
+        return 0.0
+
     def is_terminal(self, event: Event) -> bool:
         """Whether ``event`` is the provider's last word on a clean end."""
         return False
@@ -193,6 +198,11 @@ class AgentDriver(Driver):
     def finish(self) -> list[str]:
         """``session.end`` (never leave a billable grace window behind)."""
         return [agent.session_end()]
+
+    @property
+    def tail_silence_seconds(self) -> float:
+        """One second: turn detection needs trailing silence to end the user's last turn."""
+        return 1.0
 
     def is_terminal(self, event: Event) -> bool:
         """``session.ended``."""

@@ -129,7 +129,7 @@ def lab_settings(sandbox: Path) -> Path:
     return settings
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lab(sandbox: Path, artifacts: Path) -> Iterator[Lab]:
     """JupyterLab on 127.0.0.1 (a secure context), isolated dirs, a fresh workspaces dir; stopped at the end."""
     env = isolated_env(sandbox)
@@ -182,7 +182,9 @@ def _stop(proc: subprocess.Popen[Any]) -> None:
             continue
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an asyncio loop running on the main thread while it
+# is open, which would make every later test's asyncio.run() fail. It is closed when tests/browser ends.
+@pytest.fixture(scope="package")
 def playwright_driver(sandbox: Path) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
@@ -190,7 +192,7 @@ def playwright_driver(sandbox: Path) -> Iterator[Any]:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright_driver: Any, fake_mic_wav: Path) -> Iterator[Any]:
     """Headless chromium whose microphone plays ``fake_mic_wav`` (permission granted automatically)."""
     b = playwright_driver.chromium.launch(

@@ -149,6 +149,10 @@ class SessionRegistry:
         entry = self._parked.pop(session_id, None)
         return None if entry is None else entry[1]
 
+    def winding_down(self, session_id: str, *, besides: ConnectionContext | None = None) -> bool:
+        """Whether another connection still holds ``session_id`` (dropped, but not yet parked)."""
+        return any(c.session_id == session_id and c is not besides for c in self._active.values())
+
     def _expire(self, now: float) -> None:
         for sid in [s for s, (until, _) in self._parked.items() if until < now]:
             del self._parked[sid]

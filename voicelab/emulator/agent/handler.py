@@ -44,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
 import secrets
 import threading
@@ -290,6 +291,8 @@ class AgentConnection:
         session, ctx = self.session, self.ctx
         assert session is not None
         was_ready = session.ready
+        if not was_ready:
+            await self._await_parked(frame)
         now = time.time()
         expired = session.check_expiry(now=now, deadline=self.deadline)
         if expired is not None:
@@ -329,6 +332,23 @@ class AgentConnection:
         await self.ctx.close(step.close_code or 1000, reason)
 
     # ----------------------------------------------------------------- ready / resume
+
+    async def _await_parked(self, frame: str | bytes) -> None:
+        """Before a ``session.resume``, let a dropped connection that still holds the session park it.
+
+        A client that reconnects at once can arrive before the old connection has wound down; a real
+        service gives it a moment too (up to one second here).
+        """
+        if not isinstance(frame, str) or '"session.resume"' not in frame:
+            return
+        try:
+            session_id = json.loads(frame).get("session_id")
+        except (ValueError, AttributeError):
+            return
+        for _ in range(20):
+            if not isinstance(session_id, str) or not self.ctx.registry.winding_down(session_id, besides=self.ctx):
+                return
+            await asyncio.sleep(0.05)
 
     def _resumable(self, session_id: str) -> str:
         state = self.ctx.registry.take(session_id, now=self.ctx.clock())

@@ -264,6 +264,8 @@ def test_live_timeline_fills_in_from_an_emulator_session(emulator: Any) -> None:
     assert {"conn", "partial", "final"} <= kinds
     assert any(i["k"] == "final" and i["w"] for i in tl.log.items)
     assert appends[-1]["state"]["done"] is True
+    assert tl.snapshot_data["rev"] == appends[-1]["rev"] and tl.snapshot_data["items"] == tl.log.items
+    assert lc.snapshot_data["state"]["done"] is True and lc.snapshot_data["points"] == lc.log.latency
     # the updates together carry each item exactly once
     streamed = [i["i"] for m in appends for i in m["items"]]
     assert len(streamed) == len(set(streamed))
@@ -271,3 +273,77 @@ def test_live_timeline_fills_in_from_an_emulator_session(emulator: Any) -> None:
     assert_matches_metrics(session.recording)
     # the same figures from the finished Recording
     assert SessionLog.of(session.recording).items == tl.log.items
+
+
+# -- timeline and latency: state in traits (render with no kernel round trip, saved notebooks) -------------
+class FakeSession:
+    """What the views need of a Session: its Recording, ``on`` and ``done`` (the test ends it)."""
+
+    def __init__(self, rec: Recording) -> None:
+        self.recording = rec
+        self.done = False
+
+    def on(self, callback: Any, *, replay: bool = True) -> None:
+        pass
+
+
+def test_snapshot_trait_comes_with_the_model_and_holds_the_final_state() -> None:
+    rec, _ = synthetic_recording()
+    for k in range(10):
+        step(rec, k)
+    session = FakeSession(rec)
+    tl, lc = Timeline(session, live=False), LatencyChart(session, live=False)
+    # a view rendered now (kernel busy or not) reads everything so far from the model's state
+    state = tl.get_state()
+    assert state["snapshot_data"]["rev"] == 0 and state["snapshot_data"]["items"] == tl.log.items
+    assert state["snapshot_data"]["state"]["done"] is False and tl.status == "live"
+    assert len(state["_uid"]) == 32 and state["_uid"] != lc.get_state()["_uid"]
+    changes: list[dict[str, Any]] = []
+    tl.observe(lambda ch: changes.append(ch["new"]), "snapshot_data")
+    sent = capture(tl)
+    capture(lc)
+    for k in range(10, 400):
+        step(rec, k)
+        tl.flush()
+        lc.flush()
+    assert not changes  # live updates are appends only: bytes per update stay proportional to what is new
+    assert all(m["type"] == "append" for m, _ in sent)
+    session.done = True
+    tl.flush()
+    lc.flush()
+    assert tl.status == lc.status == "done"
+    (final,) = changes  # once, when the session ended
+    assert final["rev"] == sent[-1][0]["rev"] and final["items"] == tl.log.items
+    assert final["state"]["done"] is True and final["state"]["n_items"] == len(tl.log.items)
+    assert tl.snapshot_bytes > 0
+    # the chart keeps points and the figures, not timeline items
+    data = lc.snapshot_data
+    assert data["items"] == [] and data["points"] == lc.log.latency and data["state"]["stats"]["final"]["n"] == 4
+    # appends from the trait's revision on rebuild exactly the log (what the frontend store does)
+    items = list(state["snapshot_data"]["items"])
+    for m, _ in sent:
+        items.extend(m["items"])
+    assert items == tl.log.items
+
+
+def test_view_of_a_finished_recording_has_everything_in_its_state() -> None:
+    rec, _ = synthetic_recording()
+    for k in range(200):
+        step(rec, k)
+    tl = Timeline(rec)
+    data = tl.get_state()["snapshot_data"]
+    assert tl.status == "done" and data["state"]["done"] is True
+    assert [i["k"] for i in data["items"]].count("final") == 2 and data["items"] == SessionLog.of(rec).items
+    json.dumps(data)  # JSON as saved in a notebook's widget state
+
+
+def test_stop_stores_what_the_view_has() -> None:
+    rec, _ = synthetic_recording()
+    session = FakeSession(rec)
+    tl = Timeline(session, live=False)
+    capture(tl)
+    for k in range(120):
+        step(rec, k)
+    tl.flush()
+    tl.stop()
+    assert tl.snapshot_data["items"] == tl.log.items and tl.snapshot_data["rev"] == 1

@@ -206,8 +206,9 @@ def timeline(recording: Recording, *, view_range: tuple[float, float] | None = N
                     ax.broken_barh([(s0, s1 - s0)], (0.08, 0.18), color=c["accent"], lw=0)
                     ax.broken_barh([(w[1], w[2] - w[1]) for w in it["w"]], (-0.3, 0.32),
                                    facecolor=c["accent"], alpha=0.25, edgecolor=c["accent"], lw=0.6)
-                    for w in it["w"]:
-                        if a <= w[1] <= b:
+                    pt_per_s = ax.get_position().width * fig.get_figwidth() * 72 / (b - a)
+                    for w in it["w"]:  # a word's label only where it fits in its box (6.5 pt: ~3.8 pt a char)
+                        if a <= w[1] <= b and (w[2] - w[1]) * pt_per_s >= 3.8 * len(w[0]) + 2:
                             ax.text((w[1] + w[2]) / 2, -0.14, w[0], ha="center", va="center", fontsize=6.5,
                                     color=c["fg"], clip_on=True)
                     ax.plot([s1, it["a"]], [0.17, 0.17], color=c["accent"], lw=0.8, ls=":")

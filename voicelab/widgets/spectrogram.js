@@ -1,5 +1,7 @@
 // Spectrogram view: paints the uint8 dB columns Python sends through a 256-entry colormap.
 
+const GUTTER = 44;  // px left of the plot, the same as the Waveform's, so the two line up in a VBox
+
 function render({ model, el }) {
   const root = document.createElement("div");
   root.className = "vl-view vl-spectrogram";
@@ -36,7 +38,7 @@ function render({ model, el }) {
     const dpr = window.devicePixelRatio || 1, W = canvas.clientWidth || 800, H = model.get("height");
     if (canvas.width !== Math.round(W * dpr)) { canvas.width = Math.round(W * dpr); canvas.height = Math.round(H * dpr); }
     canvas.style.height = H + "px";
-    const th = theme(root), axisH = 18, left = 44, plotW = W - left, plotH = H - axisH;
+    const th = theme(root), axisH = 18, left = GUTTER, plotW = W - left, plotH = H - axisH;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0); ctx.clearRect(0, 0, W, H);
     const [a, z] = local || model.get("view_range");
     const X = (t) => left + (t - a) / (z - a) * plotW;
@@ -49,15 +51,22 @@ function render({ model, el }) {
     ctx.fillStyle = th.fg2; ctx.strokeStyle = th.grid; ctx.font = "11px sans-serif";
     const step = niceStep(z - a, plotW);
     for (let t = Math.ceil(a / step) * step; t <= z; t += step) { const x = Math.round(X(t)) + 0.5; ctx.fillText(fmt(t, step) + " s", x + 3, H - 5); ctx.beginPath(); ctx.moveTo(x, plotH); ctx.lineTo(x, plotH + 4); ctx.stroke(); }
-    const maxHz = model.get("max_hz"), fstep = niceStep(maxHz, plotH * 2.2);
-    for (let f = 0; f <= maxHz; f += fstep) { const y = plotH - f / maxHz * plotH; ctx.fillText(f >= 1000 ? (f / 1000) + "k" : String(f), 2, Math.max(10, y + 4)); }
-    ctx.fillText("Hz", 2, plotH - 2 < 10 ? 10 : plotH / 2);
+    const maxHz = model.get("max_hz"), fstep = niceStep(maxHz, plotH * 90 / 36);  // a label every ~36 px
+    ctx.textAlign = "right";
+    for (let f = fstep; f <= maxHz + 1e-6; f += fstep) {
+      const y = plotH - f / maxHz * plotH; if (y < 22) continue;  // keep clear of the unit at the top
+      ctx.fillText(f >= 1000 ? String(+(f / 1000).toFixed(1)) : String(f), left - 6, y + 4);
+      ctx.beginPath(); ctx.moveTo(left - 4, Math.round(y) + 0.5); ctx.lineTo(left, Math.round(y) + 0.5); ctx.stroke();
+    }
+    ctx.fillText("0", left - 6, plotH - 2);
+    ctx.fillText(fstep >= 1000 ? "kHz" : "Hz", left - 6, 10);
+    ctx.textAlign = "start";
     const ph = X(model.get("playhead"));
     if (ph >= left) { ctx.strokeStyle = th.warn; ctx.beginPath(); ctx.moveTo(ph, 0); ctx.lineTo(ph, plotH); ctx.stroke(); }
     info.textContent = `STFT ${model.get("n_fft")} / hop ${model.get("hop")} samples · ${model.get("samplerate")} Hz · dB re full-scale sine, floor ${model.get("db_floor")} dB · view ${a.toFixed(2)}–${z.toFixed(2)} s`;
   }
 
-  attachRange(model, canvas, { onLocal: (r) => { local = r; draw(); }, clamp, select: null });
+  attachRange(model, canvas, { onLocal: (r) => { local = r; draw(); }, clamp, select: null, left: GUTTER });
   const repaint = () => { paint(); local = null; draw(); };
   model.on("change:image", repaint);
   model.on("change:colormap", repaint);

@@ -1,6 +1,8 @@
 // Waveform view: draws the min/max envelope level Python sends for the visible range.
 // Wheel zooms, drag pans, shift-drag selects, click sets the playhead, Play asks Python for PCM.
 
+const GUTTER = 44;  // px left of the plot, the same as the Spectrogram's, so the two line up in a VBox
+
 function render({ model, el }) {
   const root = document.createElement("div");
   root.className = "vl-view vl-waveform";
@@ -27,17 +29,24 @@ function render({ model, el }) {
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, W, H);
     const [a, z] = local || model.get("view_range");
-    const axisH = 18, plotH = H - axisH, mid = plotH / 2;
-    const X = (t) => (t - a) / (z - a) * W, Y = (v) => mid - v / 32767 * (mid - 2);
-    // grid + axis
-    const step = niceStep(z - a, W);
+    const axisH = 18, plotH = H - axisH, mid = plotH / 2, left = GUTTER, plotW = W - left;
+    const X = (t) => left + (t - a) / (z - a) * plotW, Y = (v) => mid - v / 32767 * (mid - 2);
+    // grid + axes: amplitude in full scale (1 = int16 32767) on the left, seconds below
+    const step = niceStep(z - a, plotW);
     ctx.strokeStyle = th.grid; ctx.fillStyle = th.fg2; ctx.lineWidth = 1; ctx.font = "11px sans-serif";
-    ctx.beginPath(); ctx.moveTo(0, mid + 0.5); ctx.lineTo(W, mid + 0.5); ctx.stroke();
-    for (let t = Math.ceil(a / step) * step; t <= z; t += step) {
-      const x = Math.round(X(t)) + 0.5;
-      ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, plotH); ctx.stroke();
-      ctx.fillText(fmt(t, step) + " s", x + 3, H - 5);
+    ctx.textAlign = "right";
+    for (const v of [1, 0.5, 0, -0.5, -1]) {
+      const y = Math.round(Y(v * 32767)) + 0.5;
+      ctx.beginPath(); ctx.moveTo(left - 4, y); ctx.lineTo(v === 0 ? W : left, y); ctx.stroke();
+      ctx.fillText(v === 0 ? "0" : (v > 0 ? "+" : "−") + Math.abs(v), left - 6, Math.min(Math.max(y + 4, 9), plotH));
     }
+    ctx.textAlign = "start";
+    for (let t = Math.ceil(a / step) * step; t <= z + 1e-9; t += step) {
+      const x = Math.round(X(t)) + 0.5, label = fmt(t, step) + " s";
+      ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, plotH); ctx.stroke();
+      if (x + 3 + ctx.measureText(label).width <= W) ctx.fillText(label, x + 3, H - 5);
+    }
+    ctx.save(); ctx.beginPath(); ctx.rect(left, 0, plotW, H); ctx.clip();
     // selection
     const s = sel || model.get("selection");
     if (s) { ctx.fillStyle = th.accent; ctx.globalAlpha = 0.18; ctx.fillRect(X(Math.min(...s)), 0, Math.abs(X(s[1]) - X(s[0])), plotH); ctx.globalAlpha = 1; }
@@ -46,14 +55,14 @@ function render({ model, el }) {
     const dv = buf instanceof DataView ? buf : new DataView(buf.buffer || buf);
     const n = dv.byteLength / 4, t0 = model.get("envelope_t0"), dt = model.get("envelope_step");
     ctx.fillStyle = th.accent; ctx.strokeStyle = th.accent;
-    const pxPerBin = dt / (z - a) * W;
+    const pxPerBin = dt / (z - a) * plotW;
     if (pxPerBin > 2 && n > 1) {        // zoomed in: raw samples as a line
       ctx.beginPath();
       for (let i = 0; i < n; i++) { const x = X(t0 + (i + 0.5) * dt), y = Y(dv.getInt16(4 * i, true)); i ? ctx.lineTo(x, y) : ctx.moveTo(x, y); }
       ctx.stroke();
     } else {
       for (let i = 0; i < n; i++) {
-        const x = X(t0 + i * dt); if (x > W || x + pxPerBin < 0) continue;
+        const x = X(t0 + i * dt); if (x > W || x + pxPerBin < left) continue;
         const lo = Y(dv.getInt16(4 * i, true)), hi = Y(dv.getInt16(4 * i + 2, true));
         ctx.fillRect(x, hi, Math.max(pxPerBin, 1), Math.max(lo - hi, 1));
       }
@@ -61,12 +70,13 @@ function render({ model, el }) {
     // playhead
     const ph = X(model.get("playhead"));
     ctx.strokeStyle = th.warn; ctx.lineWidth = 1.5; ctx.beginPath(); ctx.moveTo(ph, 0); ctx.lineTo(ph, plotH); ctx.stroke();
+    ctx.lineWidth = 1; ctx.restore();
     const selText = s ? `  selection ${Math.min(...s).toFixed(3)}–${Math.max(...s).toFixed(3)} s` : "";
     info.textContent = `${model.get("title") || "clip"} · ${model.get("samplerate")} Hz · ${duration().toFixed(2)} s · view ${a.toFixed(2)}–${z.toFixed(2)} s${selText}`;
   }
 
   attachRange(model, canvas, {
-    onLocal: (r) => { local = r; draw(); }, clamp,
+    onLocal: (r) => { local = r; draw(); }, clamp, left: GUTTER,
     select: {
       update: (t1, t2) => { sel = [Math.max(0, Math.min(t1, t2)), Math.min(duration(), Math.max(t1, t2))]; draw(); },
       done: () => { model.set("selection", sel); model.save_changes(); sel = null; },

@@ -202,3 +202,13 @@ def browser(playwright_driver: Any, fake_mic_wav: Path) -> Iterator[Any]:
         yield b
     finally:
         b.close()
+
+
+def open_notebook(pg: Any, lab: Lab, path: str) -> None:
+    """Open ``path`` in JupyterLab and wait until it is the current widget and its kernel is idle."""
+    pg.goto(lab.url(f"lab/tree/{path}"))
+    pg.wait_for_function(
+        """(nb) => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+            const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+            return k && k.status === 'idle' && w.context.path === nb; }""",
+        arg=path, timeout=60000, polling=100)

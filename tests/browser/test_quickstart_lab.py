@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ROOT, Lab
+from tests.browser.conftest import ROOT, Lab, open_notebook
 
 NOTEBOOK = ROOT / "notebooks" / "01-quickstart.ipynb"
 LAB_PATH = "notebooks/01-quickstart.ipynb"
@@ -78,12 +78,7 @@ def page(lab: Lab, browser: Any, artifacts: Path) -> Iterator[Any]:
     pg.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
     pg.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
     try:
-        pg.goto(lab.url(f"lab/tree/{LAB_PATH}"))
-        pg.wait_for_function(
-            """(nb) => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-                const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
-                return k && k.status === 'idle' && w.context.path === nb; }""",
-            arg=LAB_PATH, timeout=60000, polling=100)
+        open_notebook(pg, lab, LAB_PATH)
         pg.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
         wait_until_all_ran(pg, timeout=RUN_TIMEOUT)
         yield pg

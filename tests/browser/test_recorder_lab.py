@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.browser.conftest import SPEECH, Lab
+from tests.browser.conftest import SPEECH, Lab, open_notebook
 
 NOTEBOOK = "recorder_e2e.ipynb"
 REC1_SECONDS = 2.5
@@ -80,12 +80,7 @@ def page(lab: Lab, browser: Any, artifacts: Path) -> Iterator[Any]:
     pg.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
     pg.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
     try:
-        pg.goto(lab.url(f"lab/tree/{NOTEBOOK}"))
-        pg.wait_for_function(
-            """(nb) => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-                const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
-                return k && k.status === 'idle' && w.context.path === nb; }""",
-            arg=NOTEBOOK, timeout=60000, polling=100)
+        open_notebook(pg, lab, NOTEBOOK)
         run_cell(pg, 0)
         run_cell(pg, 1)
         pg.locator(".vl-rec").first.wait_for(timeout=30000)

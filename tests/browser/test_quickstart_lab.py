@@ -206,8 +206,14 @@ def test_full_notebook_screenshot(page: Any, artifacts: Path) -> None:
     page.evaluate(f"""() => {{ window.jupyterapp.shell.currentWidget.content.activeCellIndex = 0;
         ({scroller})().scrollTop = 0; }}""")
     page.wait_for_timeout(800)
-    page.screenshot(path=str(artifacts / "quickstart-notebook.png"), full_page=True)
+    shot = artifacts / "quickstart-notebook.png"
+    page.screenshot(path=str(shot), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 1000})
+    from PIL import Image
+
+    with Image.open(shot) as img:
+        assert img.width == 1280 and img.height >= min(height, 16000) * 0.9  # the whole notebook, not a viewport
+        assert len(img.convert("L").getcolors(1 << 16) or []) > 50  # rendered content, not a blank page
 
 
 # -- a saved notebook reopened with no kernel: the views draw from their saved state alone -----------------

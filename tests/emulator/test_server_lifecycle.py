@@ -83,3 +83,19 @@ def test_cli_parser_and_bad_fault(capsys):
     assert serve_command(["--port", "0", "--api-key", "k_123456789", "--fault", "explode:1"]) == 2
     err = capsys.readouterr().err
     assert "unknown fault 'explode'" in err and "k_123456789" not in err
+
+
+def test_a_dropped_connection_holds_its_session_until_its_handler_returns():
+    """The socket leaves the active count at once; resume must still wait for the handler to park."""
+    from types import SimpleNamespace
+
+    from voicelab.emulator.server import SessionRegistry
+
+    registry = SessionRegistry(limit=1)
+    old, new = SimpleNamespace(session_id="sess_1"), SimpleNamespace(session_id="sess_1")
+    assert registry.try_add(old)
+    registry.remove(old)  # the TCP connection dropped
+    assert len(registry) == 0 and registry.try_add(new)  # the reconnect is not over the limit...
+    assert registry.winding_down("sess_1", besides=new)  # ...but the old handler still holds the session
+    registry.handled(old)
+    assert not registry.winding_down("sess_1", besides=new)

@@ -26,6 +26,7 @@ import contextlib
 import http
 import json
 import logging
+import os
 import time
 import uuid
 from collections import deque
@@ -57,6 +58,29 @@ Handler = Callable[[ServerConnection, "ConnectionContext"], Awaitable[None]]
 _CLOSE_TIMEOUT = 2.0
 #: websockets' own frame-size guard; the configurable limit (`Limits.max_frame_bytes`) is checked per frame.
 _HARD_MAX_SIZE = 64 << 20
+#: Most worker processes a server starts for the sphinx engine (one per core up to this).
+SPHINX_MAX_PROCESSES = 4
+#: Sphinx decoders a server builds before its first session (about 90 MB each); more are built as needed.
+SPHINX_WARM_DECODERS = 6
+
+
+def sphinx_server_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The sphinx engine's options for a server: decoders in worker processes, some built ahead.
+
+    pocketsphinx holds the GIL while it decodes or builds a decoder (0.3–0.7 s), so in-process
+    decoders would stall the server's event loop; worker processes use every core. The server
+    starts them (with its decoders built, about 1.5 s) and stops them when it stops. Explicit
+    ``processes``/``warm`` options win.
+
+    Args:
+        options: The caller's ``recognizer_options``.
+
+    Returns:
+        The options with ``processes`` (cores, at most `SPHINX_MAX_PROCESSES`) and ``warm``
+        (`SPHINX_WARM_DECODERS`) filled in.
+    """
+    processes = min(os.cpu_count() or 1, SPHINX_MAX_PROCESSES)
+    return {"processes": processes, "warm": SPHINX_WARM_DECODERS, **options}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,6 +139,7 @@ class SessionRegistry:
     def __init__(self, *, limit: int | None) -> None:
         self.limit = limit
         self._active: dict[int, ConnectionContext] = {}
+        self._handling: dict[int, ConnectionContext] = {}  # handler still running (socket may be gone)
         self._parked: dict[str, tuple[float, Any]] = {}
 
     def __len__(self) -> int:
@@ -133,11 +158,17 @@ class SessionRegistry:
         if self.limit is not None and len(self._active) >= self.limit:
             return False
         self._active[id(ctx)] = ctx
+        self._handling[id(ctx)] = ctx
         return True
 
     def remove(self, ctx: ConnectionContext) -> None:
-        """Count a connection out."""
+        """Count a connection out (its socket closed; its handler may still be winding down)."""
         self._active.pop(id(ctx), None)
+
+    def handled(self, ctx: ConnectionContext) -> None:
+        """The connection's handler has returned: it holds no session any more."""
+        self._active.pop(id(ctx), None)
+        self._handling.pop(id(ctx), None)
 
     def park(self, session_id: str, state: Any, *, until: float) -> None:
         """Keep a disconnected session's state until ``until`` (server clock) for a resume."""
@@ -150,8 +181,12 @@ class SessionRegistry:
         return None if entry is None else entry[1]
 
     def winding_down(self, session_id: str, *, besides: ConnectionContext | None = None) -> bool:
-        """Whether another connection still holds ``session_id`` (dropped, but not yet parked)."""
-        return any(c.session_id == session_id and c is not besides for c in self._active.values())
+        """Whether another connection's handler still holds ``session_id`` (dropped, not yet parked).
+
+        A dropped connection leaves the active count at once, but its handler parks the session only
+        after cancelling its work; until then it still holds the session.
+        """
+        return any(c.session_id == session_id and c is not besides for c in self._handling.values())
 
     def _expire(self, now: float) -> None:
         for sid in [s for s, (until, _) in self._parked.items() if until < now]:
@@ -478,6 +513,7 @@ class EmulatorServer:
         self.clock = clock
         self.registry = SessionRegistry(limit=config.concurrency_limit)
         self.recognizer = recognizer
+        self._owned_recognizer: Any | None = None  # loaded by this server with worker processes to stop
         self.engine_name: str | None = getattr(recognizer, "name", None)
         self._providers = providers
         self._routes: dict[str, Provider] = {}
@@ -512,13 +548,22 @@ class EmulatorServer:
         from voicelab.emulator.recognizers import get_recognizer
 
         engine = self.config.engine
+        options = dict(self.config.recognizer_options)
         try:
-            recognizer = get_recognizer(engine, **dict(self.config.recognizer_options))
+            if engine == "sphinx":  # its worker processes are this server's: stopped with it
+                recognizer = get_recognizer(engine, cache=False, **sphinx_server_options(options))
+            else:
+                recognizer = get_recognizer(engine, **options)
         except ImportError as exc:  # EngineUnavailableError and friends
             if engine != "whisper":
                 raise
             logger.warning("whisper engine unavailable (%s); falling back to sphinx", exc)
-            recognizer = get_recognizer("sphinx")
+            recognizer = get_recognizer("sphinx", cache=False, **sphinx_server_options({}))
+        if getattr(recognizer, "processes", 0):
+            self._owned_recognizer = recognizer
+        warm_up = getattr(recognizer, "warm_up", None)
+        if callable(warm_up):  # sphinx: start worker processes and build decoders before the first session
+            warm_up()
         warm = getattr(recognizer, "transcribe", None)
         if callable(warm):  # the first whisper decode is slow; pay it before the first session
             import numpy as np
@@ -590,6 +635,10 @@ class EmulatorServer:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+        if self._owned_recognizer is not None:
+            self._owned_recognizer.close()  # stops the sphinx worker processes (about 0.3 s)
+            self._owned_recognizer = None
+            self.recognizer = None
 
     async def run_engine(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(*args, **kwargs)`` in the engine thread pool."""
@@ -720,5 +769,5 @@ class EmulatorServer:
             logger.exception("%s handler failed (session %s)", provider.name, ctx.session_id)
             await ctx.fail("internal emulator error; see the server log", code=1011)
         finally:
-            self.registry.remove(ctx)
+            self.registry.handled(ctx)
             await ctx._finish()

@@ -202,6 +202,9 @@ class SegmentedStream(RecognizerStream):
         cost = time.monotonic() - started
         self.cadence.record(now=now, cost=cost, backlog=self.backlog + cost)
         self._partial_end = self._done
+        if not text and not self._partial_text:
+            self.cadence.start(now=now)  # no words yet: the next try is due after first_delay, not interval
+            return []
         if not text or text == self._partial_text:
             return []
         self._partial_text = text

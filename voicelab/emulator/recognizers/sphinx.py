@@ -13,6 +13,14 @@ one core and slow the caller's event loop. With ``processes=N`` the decoders
 run in N worker processes instead (streams are spread over them; each call is
 a round trip over a pipe), which uses every core and leaves the GIL to the
 server.
+
+Building a `Decoder` loads the model: about 0.3 s of CPU with the GIL held
+(up to 0.7 s on a loaded machine), which would delay the first results of a
+new session and every other stream on the same process. So decoders are
+pooled: a closed stream's decoder goes back to an idle pool after
+``reinit_feat()``, which resets its feature state (cepstral mean) exactly —
+a reused decoder gives the same results as a fresh one — and ``warm=N``
+builds N decoders ahead of time (`SphinxRecognizer.warm_up`).
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ import subprocess
 import sys
 import threading
 import weakref
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -54,6 +64,8 @@ logger = logging.getLogger("voicelab.emulator.recognizers.sphinx")
 
 #: Decoder options used unless overridden: quiet logs and a capped search (half the CPU, same WER here).
 DEFAULT_DECODER_OPTIONS: dict[str, Any] = {"loglevel": "FATAL", "maxhmmpf": 3000, "topn": 2}
+#: Idle decoders kept per process for reuse (about 90 MB each); more are freed when their stream closes.
+MAX_IDLE_DECODERS = 8
 #: pocketsphinx frames are 10 ms.
 FRAME_SECONDS = 0.01
 _ALTERNATE = re.compile(r"\(\d+\)$")
@@ -73,6 +85,9 @@ class SphinxRecognizer(Recognizer):
         processes: Run the decoders in this many worker processes (0: in this process). Use
             ``processes=2`` on a 2-core machine serving several sessions: in-process streams share
             one core (pocketsphinx holds the GIL) and delay the caller's event loop.
+        warm: Decoders to build ahead of time, spread over the worker processes (or in this
+            process), by `warm_up`; sessions beyond them wait about 0.3 s for a decoder
+            unless an earlier session's decoder is idle. About 90 MB each.
         decoder_options: pocketsphinx `Config` options (``hmm``, ``lm``, ``dict`` …) added to
             `DEFAULT_DECODER_OPTIONS`, which cap the search (``maxhmmpf=3000``, ``topn=2``): that
             halves the CPU cost (0.13 instead of 0.24 of a core per real-time stream) and, on the
@@ -91,6 +106,7 @@ class SphinxRecognizer(Recognizer):
         vad_mode: int = 0,
         ratio: float = 0.9,
         processes: int = 0,
+        warm: int = 0,
         decoder_options: dict[str, Any] | None = None,
     ) -> None:
         try:
@@ -108,6 +124,10 @@ class SphinxRecognizer(Recognizer):
             raise RecognizerOptionError(
                 f"processes={processes!r} must be a whole number from 0 (decode in this process) to 64."
             )
+        if isinstance(warm, bool) or not isinstance(warm, int) or not 0 <= warm <= 64:
+            raise RecognizerOptionError(
+                f"warm={warm!r} must be a whole number of decoders to build ahead of time, from 0 to 64."
+            )
         self.endpointing = endpointing or Endpointing(hangover=0.3, preroll=0.5)
         self.vad_mode = vad_mode
         self.ratio = ratio
@@ -121,6 +141,7 @@ class SphinxRecognizer(Recognizer):
                 "check the option names (hmm, lm, dict …) and that the files exist."
             ) from exc
         self.processes = processes
+        self.warm = warm
         self._worker_options = {
             "endpointing": self.endpointing,
             "vad_mode": vad_mode,
@@ -129,7 +150,51 @@ class SphinxRecognizer(Recognizer):
         }
         self._workers: list[_Worker] = []
         self._workers_lock = threading.Lock()
+        self._idle: list[Any] = []  # decoders ready for a new stream (feature state reset)
+        self._idle_lock = threading.Lock()
         self._finalizer = weakref.finalize(self, _stop_workers, self._workers)
+
+    def warm_up(self) -> None:
+        """Start the worker processes and build ``warm`` decoders, so the first sessions start at once.
+
+        Blocks until done (about 1 s per worker process, started in parallel, plus 0.3 s per
+        decoder in each process). Calling it again tops the pools up.
+        """
+        if not self.processes:
+            self._prebuild(self.warm)
+            return
+        with self._workers_lock:
+            self._workers[:] = [w for w in self._workers if w.alive]
+            missing = self.processes - len(self._workers)
+            with ThreadPoolExecutor(max_workers=max(1, missing)) as pool:
+                self._workers.extend(pool.map(lambda _: _Worker(self._worker_options), range(missing)))
+            shares = [self.warm // self.processes + (i < self.warm % self.processes) for i in range(self.processes)]
+            with ThreadPoolExecutor(max_workers=self.processes) as pool:
+                list(pool.map(lambda worker, count: worker.call("prebuild", 0, count), self._workers, shares))
+
+    def _prebuild(self, count: int) -> None:
+        """Build decoders until ``count`` are idle in this process."""
+        while True:
+            with self._idle_lock:
+                if len(self._idle) >= count:
+                    return
+            decoder = self._ps.Decoder(self._config)
+            with self._idle_lock:
+                self._idle.append(decoder)
+
+    def _take_decoder(self) -> Any:
+        """An idle decoder, or a new one (about 0.3 s)."""
+        with self._idle_lock:
+            if self._idle:
+                return self._idle.pop()
+        return self._ps.Decoder(self._config)
+
+    def _give_back(self, decoder: Any) -> None:
+        """Reset a closed stream's decoder (exactly as fresh) and keep it for the next stream."""
+        decoder.reinit_feat()
+        with self._idle_lock:
+            if len(self._idle) < MAX_IDLE_DECODERS:
+                self._idle.append(decoder)
 
     def open(
         self,
@@ -149,7 +214,7 @@ class SphinxRecognizer(Recognizer):
                 partials=partials,
                 endpointing=endpointing,
             )
-        decoder = self._ps.Decoder(self._config)
+        decoder = self._take_decoder()
 
         def make_endpointer() -> Any:
             return self._ps.Endpointer(
@@ -163,6 +228,7 @@ class SphinxRecognizer(Recognizer):
             word_times=word_times,
             partials=partials,
             endpointing=endpointing,
+            release=self._give_back,
         )
 
     def close(self) -> None:
@@ -197,9 +263,11 @@ class SphinxStream(RecognizerStream):
         word_times: bool,
         partials: bool,
         endpointing: Endpointing,
+        release: Callable[[Any], None] | None = None,
     ) -> None:
         super().__init__(samplerate=samplerate, word_times=word_times, partials=partials)
         self._decoder = decoder
+        self._release = release
         self._make_endpointer = make_endpointer
         self._endpointer = make_endpointer()
         self._ep_offset = 0.0  # audio time of the current Endpointer's first frame
@@ -278,6 +346,9 @@ class SphinxStream(RecognizerStream):
             self._decoder.end_utt()
             self._in_utt = False
         self._pending = b""
+        if self._release is not None:
+            self._release(self._decoder)
+            self._release = None
 
     def _remember(self, frame: bytes) -> None:
         """Keep the last ~2 s given to the Endpointer (it returns speech up to a window late)."""
@@ -367,6 +438,8 @@ def _worker_main() -> None:
                 streams[sid] = recognizer.open(samplerate=ENGINE_RATE, **args)
             elif op == "accept":
                 result = streams[sid].accept(args[0], now=args[1])
+            elif op == "prebuild":
+                recognizer._prebuild(args)
             elif op == "flush":
                 result = streams[sid].flush(now=args)
             elif op == "close":

@@ -40,6 +40,7 @@ from voicelab.client.errors import (
     SessionError,
     StreamTimeout,
 )
+from voicelab.client.fastsend import send_now
 from voicelab.client.pacing import Pacer
 from voicelab.client.retry import RetryPolicy
 from voicelab.protocols import get_protocol
@@ -351,6 +352,8 @@ async def _pump(
     async def send(frame: bytes | str) -> None:
         if receiver.done():
             raise _Stop(*receiver.result())
+        if send_now(ws, frame):  # the per-chunk hot path: no trip through websockets' async send
+            return
         await ws.send(frame)
 
     try:

@@ -28,6 +28,7 @@ from voicelab.audio.formats import BYTES_PER_SAMPLE
 from voicelab.audio.io import load
 from voicelab.client.connection import StreamOptions, run_stream
 from voicelab.client.drivers import AgentDriver, Driver, PulseDriver
+from voicelab.client.eventloop import new_event_loop
 from voicelab.client.retry import RetryPolicy
 from voicelab.errors import VoicelabError
 from voicelab.protocols import pulse
@@ -46,13 +47,13 @@ class StreamSetupError(VoicelabError, ValueError):
 
 
 class _LoopThread:
-    """One daemon thread running an asyncio loop for every session of the process."""
+    """One daemon thread running an asyncio loop for every session of the process (precise timers)."""
 
     _lock = threading.Lock()
     _instance: _LoopThread | None = None
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="voicelab-client", daemon=True)
         self.thread.start()
 

@@ -160,3 +160,24 @@ def test_chunk_lines_equal_the_general_json_and_odd_values_are_still_redacted(tm
     assert CANARY not in lines[5] and "***" in lines[5]
     loaded = Recording.load(path)
     assert [c["seq"] for c in loaded.of("chunk")][:3] == [0, 7, 2**40]
+
+
+def test_chunk_entries_add_nothing_for_the_garbage_collector_to_scan():
+    """Hundreds of streams for hours mean millions of chunk entries: the cyclic GC must not have to walk
+    them (its full collections would pause every stream on the loop for as long as the walk takes)."""
+    import gc
+
+    rec = Recording(provider="pulse")
+    rec.chunk(seq=0, audio_start=0.0, audio_end=0.02, nbytes=640)
+    gc.collect()
+    before = len(gc.get_objects())
+    for k in range(1, 20001):
+        rec.chunk(seq=k, audio_start=k * 0.02, audio_end=(k + 1) * 0.02, nbytes=640)
+    gc.collect()
+    assert len(gc.get_objects()) - before < 1000
+    chunks = rec.of("chunk")  # read back as ordinary entries
+    assert [c["seq"] for c in chunks] == list(range(20001))
+    assert chunks[5].kind == "chunk" and chunks[5]["audio_end"] == 6 * 0.02 and chunks[5]["bytes"] == 640
+    rec.log("note", text="after")
+    assert [e.kind for e in rec.entries_since(len(rec) - 2)] == ["chunk", "note"]
+    assert rec.entries[1] == chunks[0] and rec.stats.chunks_sent == 20001 and rec.stats.bytes_sent == 640 * 20001

@@ -94,11 +94,10 @@ class SessionWidget(VoicelabWidget):
         return self._session is None or bool(self._session.done)
 
     def _ingest(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        n = len(self._rec)
-        if n <= self._pos:
+        if len(self._rec) <= self._pos:
             return [], []
-        new = self._rec.entries[self._pos:n]
-        self._pos = n
+        new = self._rec.entries_since(self._pos)
+        self._pos += len(new)
         return self._log.feed(new)
 
     def _state(self, done: bool) -> dict[str, Any]:

@@ -199,7 +199,7 @@ async def run_stream(
         recording.log("connect", attempt=attempt, url=str(req.url))
         try:
             # compression=None: websockets offers permessage-deflate by default, which deflates every audio
-            # frame (PCM barely compresses) and costs more CPU per chunk than everything else the client does
+            # frame (PCM barely compresses), a CPU cost per chunk that limits how many streams one loop carries
             ws = await connect(req.url.reveal(), additional_headers=dict(req.headers.reveal()),
                                open_timeout=options.open_timeout, max_size=options.max_message_bytes,
                                ping_interval=20, close_timeout=5, compression=None)

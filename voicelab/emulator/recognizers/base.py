@@ -206,7 +206,7 @@ class PartialCadence:
         slow_interval: float = 1.0,
         max_interval: float = 2.0,
         max_load: float = 0.8,
-        first_delay: float = 0.3,
+        first_delay: float = 0.15,
     ) -> None:
         if not 0.05 <= interval <= slow_interval <= max_interval:
             raise RecognizerOptionError(

@@ -94,7 +94,7 @@ class SphinxRecognizer(Recognizer):
         decoder_options: pocketsphinx `Config` options (``hmm``, ``lm``, ``dict`` …) added to
             `DEFAULT_DECODER_OPTIONS`, which cap the search (``maxhmmpf=3000``, ``topn=2``) and
             skip the ``fwdflat`` second pass: together they cut the CPU cost from about 0.24 to
-            0.1 of a core per real-time stream and, on the test set, did not raise the error rate.
+            0.15 of a core per real-time stream and, on the test set, did not raise the error rate.
 
     Raises:
         EngineUnavailableError: pocketsphinx is not installed.

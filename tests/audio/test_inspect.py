@@ -29,8 +29,17 @@ def test_good_files_raise_no_false_alarm(entry, target):
     assert report.ok
 
 
-@pytest.mark.parametrize("entry", entries("speech")[::2] + entries("human"), ids=lambda e: e["path"])
-@pytest.mark.parametrize("factor", [2, 3, 1 / 3])
+#: (file, wrong-rate factor) pairs whose wrong label is a plausible rate (4–96 kHz): a 48 kHz file
+#: declared at three times its rate (144 kHz) is not something anyone would be handed.
+RELABELLED = [
+    pytest.param(entry, factor, id=f"{entry['path']}-{factor:.3g}")
+    for factor in (2, 3, 1 / 3)
+    for entry in entries("speech")[::2] + entries("human")
+    if 4000 <= int(entry["samplerate"] / factor) <= 96000
+]
+
+
+@pytest.mark.parametrize(("entry", "factor"), RELABELLED)
 def test_relabelled_good_files_are_caught(entry, factor):
     """Every good file, declared at the wrong rate, is flagged with the right direction and rate.
 
@@ -39,8 +48,6 @@ def test_relabelled_good_files_are_caught(entry, factor):
     """
     clip = vl.load(DATA / entry["path"])
     wrong = int(clip.samplerate / factor)
-    if not 4000 <= wrong <= 96000:
-        pytest.skip("implausible label")
     found = sniff_samples(vl.Clip(clip.samples, samplerate=wrong))
     assert [f.code for f in found] == ["rate_mismatch"], (wrong, [f.evidence for f in found])
     likely = found[0].evidence["likely_samplerate"]

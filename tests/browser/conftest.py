@@ -204,6 +204,14 @@ def browser(playwright_driver: Any, fake_mic_wav: Path) -> Iterator[Any]:
         b.close()
 
 
+def watch_console(pg: Any) -> list[str]:
+    """Collect the page's console messages and uncaught errors (saved as an artifact by the caller)."""
+    console: list[str] = []
+    pg.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+    pg.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
+    return console
+
+
 def open_notebook(pg: Any, lab: Lab, path: str) -> None:
     """Open ``path`` in JupyterLab and wait until it is the current widget and its kernel is idle."""
     pg.goto(lab.url(f"lab/tree/{path}"))

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ROOT, Lab, open_notebook
+from tests.browser.conftest import ROOT, Lab, open_notebook, watch_console
 
 NOTEBOOK = ROOT / "notebooks" / "01-quickstart.ipynb"
 LAB_PATH = "notebooks/01-quickstart.ipynb"
@@ -74,9 +74,7 @@ def page(lab: Lab, browser: Any, artifacts: Path) -> Iterator[Any]:
     copy_notebook(lab)
     ctx = browser.new_context(viewport={"width": 1280, "height": 1000})
     pg = ctx.new_page()
-    console: list[str] = []
-    pg.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
-    pg.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
+    console = watch_console(pg)
     try:
         open_notebook(pg, lab, LAB_PATH)
         pg.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.browser.conftest import SPEECH, Lab, open_notebook
+from tests.browser.conftest import SPEECH, Lab, open_notebook, watch_console
 
 NOTEBOOK = "recorder_e2e.ipynb"
 REC1_SECONDS = 2.5
@@ -76,9 +76,7 @@ def page(lab: Lab, browser: Any, artifacts: Path) -> Iterator[Any]:
     ctx = browser.new_context(viewport={"width": 1280, "height": 1400})
     ctx.grant_permissions(["microphone"], origin=lab.base)
     pg = ctx.new_page()
-    console: list[str] = []
-    pg.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
-    pg.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
+    console = watch_console(pg)
     try:
         open_notebook(pg, lab, NOTEBOOK)
         run_cell(pg, 0)

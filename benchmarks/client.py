@@ -45,7 +45,7 @@ from websockets.asyncio.server import serve  # noqa: E402
 import voicelab as vl  # noqa: E402
 from voicelab.client.eventloop import new_event_loop  # noqa: E402
 from voicelab.client.pacing import Pacer  # noqa: E402
-from voicelab.session import Recording  # noqa: E402
+from voicelab.recording import Recording  # noqa: E402
 
 CHUNK = 0.02
 #: The sink finalises every this many seconds of audio it receives (16 kHz linear16), as a recognizer

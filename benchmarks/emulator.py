@@ -158,7 +158,7 @@ async def _concurrency(
 async def _bench(engine: str, max_sessions: int, options: dict) -> dict:
     entries = _entries()
     with emulator.serve(engine=engine, announce=False, concurrency_limit=None, recognizer_options=options) as server:
-        url = server.pulse_url + "&language=en"
+        url = server.url_for("pulse") + "&language=en"
         # real-time factor: as fast as possible, one session at a time
         audio = wall = 0.0
         for e in entries:

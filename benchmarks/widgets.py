@@ -21,7 +21,7 @@ from scipy.signal import stft
 
 from voicelab.audio.clip import Clip
 from voicelab.plot.model import Envelope, SpectrogramImage
-from voicelab.session.recording import Recording
+from voicelab.recording.log import Recording
 from voicelab.widgets import LatencyChart, Timeline, Waveform
 
 

@@ -17,10 +17,10 @@ The I/O layers (`stream`, `serve`, `replay`) are imported on first use, so
 
 from typing import Any
 
-from voicelab import audio
+from voicelab import audio, providers  # providers: registers the built-in providers and their targets
 from voicelab.audio import Clip, RawFormat, Report, inspect, load, save
 from voicelab.errors import VoicelabError
-from voicelab.session import Recording
+from voicelab.recording import Recording
 
 __all__ = [
     "Clip",
@@ -35,6 +35,7 @@ __all__ = [
     "inspect",
     "load",
     "plot",
+    "providers",
     "replay",
     "save",
     "serve",

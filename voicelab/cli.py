@@ -21,7 +21,8 @@ from voicelab.audio.inspection import inspect
 from voicelab.audio.io import RAW_SUFFIXES, load, save
 from voicelab.audio.targets import TARGETS, get_target
 from voicelab.errors import VoicelabError
-from voicelab.session.reference import find_reference
+from voicelab.providers import provider_names
+from voicelab.recording.reference import find_reference
 
 __all__ = ["main"]
 
@@ -50,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
 
     st = sub.add_parser("stream", help="stream a file to an API (or the local emulator) and show results live")
     st.add_argument("file")
-    st.add_argument("--provider", choices=["pulse", "assemblyai-agent"], default="pulse")
+    st.add_argument("--provider", choices=provider_names(), default="pulse")
     st.add_argument("--url", help="ws(s):// base or full URL; without it the local emulator is started")
     st.add_argument("--param", action="append", default=[], metavar="K=V", help="a provider parameter (repeatable)")
     size = st.add_mutually_exclusive_group()
@@ -167,10 +168,9 @@ def _stream(args: argparse.Namespace) -> int:
 
             server = stack.enter_context(serve(engine=args.engine))
             url, key = server.url, server.api_key
-        kwargs: dict[str, object] = {"params": params} if args.provider == "pulse" else {"session": params}
-        session = stream(args.file, provider=args.provider, url=url, api_key=key, raw=args.raw,
+        session = stream(args.file, provider=args.provider, url=url, api_key=key, raw=args.raw, params=params,
                          chunk_bytes=args.chunk_bytes, chunk_seconds=args.chunk_seconds, speed=args.speed,
-                         record=args.record, on_event=show, **kwargs)  # type: ignore[arg-type]
+                         record=args.record, on_event=show)
         session.wait()
     ref = find_reference(args.file)
     report = session.metrics(reference=ref)
@@ -193,8 +193,8 @@ def _replay(args: argparse.Namespace) -> int:
 def _metrics(args: argparse.Namespace) -> int:
     import json
 
-    from voicelab.session import Recording
-    from voicelab.session.metrics import compute_metrics
+    from voicelab.recording import Recording
+    from voicelab.recording.metrics import compute_metrics
 
     ref = find_reference(args.reference) if args.reference else None
     report = compute_metrics(Recording.load(args.recording), reference=ref)

@@ -6,7 +6,6 @@ import pytest
 
 import voicelab as vl
 from tests.conftest import DATA
-from voicelab.emulator.agent import handler
 from voicelab.protocols.events import AgentReplyDone, AgentTranscript, Final, SessionEnded, SessionReady
 
 
@@ -32,9 +31,8 @@ def test_drop_resumes_the_same_session(clip24):
     assert len(s.recording.of("gap")) >= 1
 
 
-def test_resume_failure_falls_back_to_a_fresh_session(clip24, monkeypatch):
-    monkeypatch.setattr(handler, "RESUME_GRACE_SECONDS", 0.0)
-    with vl.serve(engine="sphinx", faults="drop_after_seconds:4", announce=False) as server:
+def test_resume_failure_falls_back_to_a_fresh_session(clip24):
+    with vl.serve(engine="sphinx", faults="drop_after_seconds:4", announce=False, resume_grace_seconds=0.0) as server:
         s = vl.stream(clip24.slice(end=9.0), provider="assemblyai-agent", url=server.url, api_key=server.api_key,
                       speed=1.5, retry=vl.client.RetryPolicy(base=0.05))
         s.wait(120)
@@ -61,7 +59,7 @@ def test_agent_replies_to_what_it_heard():
     with vl.serve(engine="whisper", announce=False) as server:
         s = vl.stream(vl.load(DATA / "speech" / "s02_weather_24k.flac"), provider="assemblyai-agent",
                       url=server.url, api_key=server.api_key, speed=1.0, final_timeout=30,
-                      session={"system_prompt": "You are a test agent."})
+                      params={"system_prompt": "You are a test agent."})
         time.sleep(0.1)
         s.wait(120)
     user = [ev.text for _, ev in s.events if isinstance(ev, Final)]

@@ -24,9 +24,9 @@ import pytest
 import voicelab as vl
 from tests.conftest import DATA
 from voicelab.client import ConnectionDropped, RetryPolicy
-from voicelab.client.session import Session
+from voicelab.client.front import Stream
 from voicelab.protocols.events import Final
-from voicelab.session.recording import Recording
+from voicelab.recording.log import Recording
 
 #: Sentences of at most this many words: longer ones can be cut by Pulse's ``finalize_on_words``, which
 #: depends on when partials happen to be decoded (wall-clock), not on drops.
@@ -72,7 +72,7 @@ def whisper() -> Iterator[Any]:
         yield server
 
 
-def _finals(session: Session) -> list[Final]:
+def _finals(session: Stream) -> list[Final]:
     return [ev for _, ev in session.events if isinstance(ev, Final)]
 
 

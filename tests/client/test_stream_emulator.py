@@ -80,7 +80,7 @@ def test_stop_mid_stream_still_ends_cleanly(sphinx):
 def test_agent_session_ends_with_session_end(sphinx):
     clip = vl.load(DATA / "speech" / "s02_weather_24k.flac")
     session = vl.stream(clip, provider="assemblyai-agent", url=sphinx.url, api_key=sphinx.api_key, speed=4,
-                        session={"system_prompt": "test"})
+                        params={"system_prompt": "test"})
     session.wait(60)
     kinds = [type(ev) for _, ev in session.events]
     assert kinds[0] is SessionReady and kinds[-1] is SessionEnded

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from voicelab.audio.g711 import mulaw_to_int16
-from voicelab.emulator.agent import (
+from voicelab.providers.assemblyai_agent.emulator import (
     AgentOptionError,
     Brain,
     BrainError,

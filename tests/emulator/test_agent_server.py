@@ -25,11 +25,11 @@ import soundfile as sf
 import websockets
 
 import voicelab.emulator as emulator
+from tests.emulator.urls import agent_url, token_url
 from voicelab.audio.g711 import mulaw_to_int16
-from voicelab.emulator.agent import handler
-from voicelab.emulator.assemblyai import agent_provider
-from voicelab.protocols import assemblyai_agent as wire
-from voicelab.session.metrics import normalize_words
+from voicelab.providers import assemblyai_agent as wire
+from voicelab.providers.assemblyai_agent.emulator.route import route as agent_route
+from voicelab.recording.metrics import normalize_words
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 CHUNK = 2400  # 50 ms of 24 kHz PCM16
@@ -156,7 +156,7 @@ async def connect(
     bearer: bool = True,
 ) -> Agent:
     headers = {"Authorization": f"Bearer {server.api_key}"} if bearer else {}
-    ws = await websockets.connect(url or server.agent_url, additional_headers=headers, max_size=None)
+    ws = await websockets.connect(url or agent_url(server), additional_headers=headers, max_size=None)
     agent = Agent(ws)
     try:
         await agent.send(first or {"type": "session.update", "session": session or {}})
@@ -350,7 +350,7 @@ def test_echo_loop_interrupts_the_agent_and_is_diagnosed(server, caplog):
         assert said["interrupted"] is True and greeting.startswith(said["text"]) and len(said["text"]) < 20
         assert agent.of("reply.done")[0]["status"] == "interrupted"
 
-    with caplog.at_level("WARNING", logger="voicelab.emulator.agent"):
+    with caplog.at_level("WARNING", logger="voicelab.providers.assemblyai_agent.emulator"):
         run(main())
     assert any("the agent hears itself" in r.getMessage() for r in caplog.records)
 
@@ -362,7 +362,7 @@ def test_echo_loop_interrupts_the_agent_and_is_diagnosed(server, caplog):
 def weather_question() -> bytes:
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed")
-    from voicelab.emulator.agent import EspeakSynthesizer
+    from voicelab.providers.assemblyai_agent.emulator import EspeakSynthesizer
 
     speech = EspeakSynthesizer().synthesize("What is the weather in Paris?", voice="winter")
     return speech.to_bytes()
@@ -496,10 +496,8 @@ def test_resume_within_grace_window_restores_the_session(server):
     run(main())
 
 
-def test_resume_unknown_or_expired_session_is_not_found(server, monkeypatch):
-    monkeypatch.setattr(handler, "RESUME_GRACE_SECONDS", 0.3)
-
-    async def main() -> None:
+def test_resume_unknown_or_expired_session_is_not_found():
+    async def main(server: Any) -> None:
         unknown = await connect(server, first={"type": "session.resume", "session_id": "sess_" + "0" * 32})
         err = unknown.events[await unknown.wait_for("session.error")]
         assert err["code"] == "session_not_found" and "grace window" in err["message"]
@@ -512,7 +510,8 @@ def test_resume_unknown_or_expired_session_is_not_found(server, monkeypatch):
         assert late.events[await late.wait_for("session.error")]["code"] == "session_not_found"
         assert (await late.wait_closed())[0] == 1008
 
-    run(main())
+    with emulator.serve(engine="sphinx", announce=False, resume_grace_seconds=0.3) as server:
+        run(main(server))
 
 
 def test_max_session_duration_ends_with_session_expired():
@@ -528,7 +527,7 @@ def test_max_session_duration_ends_with_session_expired():
             max_session_duration_seconds=2,
         )
 
-    provider = dataclasses.replace(agent_provider(), accept=accept)
+    provider = dataclasses.replace(agent_route(), accept=accept)
 
     async def main(server: Any) -> None:
         agent = await connect(server, {})
@@ -545,7 +544,7 @@ def test_max_session_duration_ends_with_session_expired():
         )
         assert resumed.events[await resumed.wait_for("session.error")]["code"] == "session_not_found"
 
-    with emulator.serve(engine="sphinx", announce=False, providers=[provider]) as server:
+    with emulator.serve(engine="sphinx", announce=False, routes=[provider]) as server:
         run(main(server))
 
 
@@ -554,7 +553,7 @@ def test_max_session_duration_ends_with_session_expired():
 
 def _mint(server: Any, **query: Any) -> str:
     qs = "&".join(f"{k}={v}" for k, v in {"expires_in_seconds": 60, **query}.items())
-    req = urllib.request.Request(f"{server.token_url}?{qs}", headers={"Authorization": f"Bearer {server.api_key}"})
+    req = urllib.request.Request(f"{token_url(server)}?{qs}", headers={"Authorization": f"Bearer {server.api_key}"})
     with urllib.request.urlopen(req, timeout=10) as resp:
         body = json.loads(resp.read())
     assert body["expires_in_seconds"] == 60
@@ -565,7 +564,7 @@ def test_temporary_token_works_once(server):
     token = _mint(server)
 
     async def main() -> None:
-        url = f"{server.agent_url}?token={token}"
+        url = f"{agent_url(server)}?token={token}"
         first = await connect(server, {}, url=url, bearer=False)
         assert first.events[await first.wait_for("session.ready")]["session_id"].startswith("sess_")
         await first.send({"type": "session.end"})
@@ -582,7 +581,7 @@ def test_temporary_token_works_once(server):
 
 def test_bad_key_gets_unauthorized_then_1008(server):
     async def main() -> None:
-        ws = await websockets.connect(server.agent_url, additional_headers={"Authorization": "Bearer sk_wrong"})
+        ws = await websockets.connect(agent_url(server), additional_headers={"Authorization": "Bearer sk_wrong"})
         msg = json.loads(await ws.recv())
         await asyncio.wait_for(ws.wait_closed(), 10)
         assert msg["type"] == "session.error" and msg["code"] == "UNAUTHORIZED"

@@ -10,12 +10,14 @@ import urllib.request
 import pytest
 import websockets
 
+from tests.emulator.urls import agent_url, token_url
+
 from .conftest import drain, run
 
 
 def _token(server, *, auth: str | None = None, query: str = "?expires_in_seconds=60") -> tuple[int, dict]:
     headers = {"Authorization": auth if auth is not None else f"Bearer {server.api_key}"}
-    req = urllib.request.Request(server.token_url + query, headers=headers)
+    req = urllib.request.Request(token_url(server) + query, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return resp.status, json.loads(resp.read())
@@ -43,7 +45,7 @@ def test_update_ready_audio_end(sphinx_server):
     audio = base64.b64encode(bytes(4800)).decode()
     msgs, code = run(
         _session(
-            sphinx_server.agent_url,
+            agent_url(sphinx_server),
             {"Authorization": f"Bearer {sphinx_server.api_key}"},
             [
                 {"type": "session.update", "session": {"system_prompt": "Be brief.", "greeting": "Hi"}},
@@ -64,7 +66,7 @@ def test_update_ready_audio_end(sphinx_server):
 
 def test_single_use_token(sphinx_server):
     _, body = _token(sphinx_server)
-    url = f"{sphinx_server.agent_url}?token={body['token']}"
+    url = f"{agent_url(sphinx_server)}?token={body['token']}"
     msgs, code = run(_session(url, None, [{"type": "session.update", "session": {}}, {"type": "session.end"}]))
     assert msgs[0]["type"] == "session.ready" and code == 1000
     msgs, code = run(_session(url, None, []))
@@ -73,7 +75,7 @@ def test_single_use_token(sphinx_server):
 
 @pytest.mark.parametrize("headers", [None, {"Authorization": "Bearer wrong"}])
 def test_bad_auth_is_session_error_then_1008(sphinx_server, headers):
-    msgs, code = run(_session(sphinx_server.agent_url, headers, []))
+    msgs, code = run(_session(agent_url(sphinx_server), headers, []))
     assert msgs == [msgs[0]] and msgs[0]["type"] == "session.error" and msgs[0]["code"] == "UNAUTHORIZED"
     assert code == 1008
 
@@ -82,7 +84,7 @@ def test_audio_before_ready_is_invalid_format(sphinx_server):
     audio = base64.b64encode(bytes(480)).decode()
     msgs, code = run(
         _session(
-            sphinx_server.agent_url,
+            agent_url(sphinx_server),
             {"Authorization": f"Bearer {sphinx_server.api_key}"},
             [
                 {"type": "input.audio", "audio": audio},

@@ -11,6 +11,7 @@ import websockets
 from websockets.exceptions import InvalidStatus
 
 import voicelab.emulator as emulator
+from tests.emulator.urls import agent_url, pulse_url, token_url
 from voicelab.emulator.faults import Faults, parse_faults
 
 from .conftest import drain, pcm16, run, silence, stream_pulse
@@ -42,7 +43,7 @@ async def _reject(url: str, key: str) -> tuple[int, dict, dict]:
 
 @pytest.mark.parametrize("status", [400, 401, 403, 429, 500, 503])
 def test_reject_fault_per_connection(sphinx_server, status):
-    url = sphinx_server.pulse_url + f"&vl_fault=reject:{status}"
+    url = pulse_url(sphinx_server) + f"&vl_fault=reject:{status}"
     code, body, headers = run(_reject(url, sphinx_server.api_key))
     assert code == status
     assert body["error"]
@@ -55,14 +56,14 @@ def test_reject_fault_per_connection(sphinx_server, status):
 
 def test_reject_429_server_wide_with_retry_after():
     with emulator.serve(engine="sphinx", announce=False, faults="reject:429;retry_after:7") as server:
-        code, body, headers = run(_reject(server.pulse_url, server.api_key))
+        code, body, headers = run(_reject(pulse_url(server), server.api_key))
         assert (code, headers["retry-after"]) == (429, "7")
-        code, _, _ = run(_reject(server.agent_url, server.api_key))
+        code, _, _ = run(_reject(agent_url(server), server.api_key))
         assert code == 429
 
 
 def test_bad_fault_query_is_400(sphinx_server):
-    code, body, _ = run(_reject(sphinx_server.pulse_url + "&vl_fault=nope:1", sphinx_server.api_key))
+    code, body, _ = run(_reject(pulse_url(sphinx_server) + "&vl_fault=nope:1", sphinx_server.api_key))
     assert code == 400 and "unknown fault" in body["error"]
 
 
@@ -70,7 +71,7 @@ def test_drop_after_chunks_gives_1006(sphinx_server):
     pcm, _ = pcm16("speech/s02_weather_16k.flac")
     res = run(
         stream_pulse(
-            sphinx_server.pulse_url + "&vl_fault=drop_after_chunks:5",
+            pulse_url(sphinx_server) + "&vl_fault=drop_after_chunks:5",
             pcm,
             api_key=sphinx_server.api_key,
             speed=8,
@@ -84,7 +85,7 @@ def test_drop_after_chunks_gives_1006(sphinx_server):
 def test_drop_after_seconds_gives_1006(sphinx_server):
     res = run(
         stream_pulse(
-            sphinx_server.pulse_url + "&vl_fault=drop_after_seconds:0.5",
+            pulse_url(sphinx_server) + "&vl_fault=drop_after_seconds:0.5",
             silence(3.0),
             api_key=sphinx_server.api_key,
             timeout=10,
@@ -97,7 +98,7 @@ def test_drop_after_seconds_gives_1006(sphinx_server):
 def test_close_after_chunks_with_code(sphinx_server, code):
     res = run(
         stream_pulse(
-            sphinx_server.pulse_url + f"&vl_fault=close_after_chunks:3;close_code:{code}",
+            pulse_url(sphinx_server) + f"&vl_fault=close_after_chunks:3;close_code:{code}",
             silence(2.0),
             api_key=sphinx_server.api_key,
             speed=8,
@@ -111,7 +112,7 @@ def test_close_after_seconds_default_1011(sphinx_server):
     t0 = time.monotonic()
     res = run(
         stream_pulse(
-            sphinx_server.pulse_url + "&vl_fault=close_after_seconds:0.6",
+            pulse_url(sphinx_server) + "&vl_fault=close_after_seconds:0.6",
             silence(3.0),
             api_key=sphinx_server.api_key,
             timeout=10,
@@ -123,10 +124,10 @@ def test_close_after_seconds_default_1011(sphinx_server):
 
 def test_latency_delays_every_message(sphinx_server):
     pcm, _ = pcm16("speech/s01_fox_16k.flac")
-    base = run(stream_pulse(sphinx_server.pulse_url, pcm, api_key=sphinx_server.api_key, speed=4))
+    base = run(stream_pulse(pulse_url(sphinx_server), pcm, api_key=sphinx_server.api_key, speed=4))
     slow = run(
         stream_pulse(
-            sphinx_server.pulse_url + "&vl_fault=latency:0.6;jitter:0.1", pcm, api_key=sphinx_server.api_key, speed=4
+            pulse_url(sphinx_server) + "&vl_fault=latency:0.6;jitter:0.1", pcm, api_key=sphinx_server.api_key, speed=4
         )
     )
     assert slow.times[0] - base.times[0] > 0.4
@@ -138,7 +139,7 @@ def test_slowdown_falls_behind_real_time(sphinx_server):
     pcm, _ = pcm16("speech/s01_fox_16k.flac")  # 4 s
     t0 = time.monotonic()
     res = run(
-        stream_pulse(sphinx_server.pulse_url + "&vl_fault=slowdown:2", pcm, api_key=sphinx_server.api_key, speed=4)
+        stream_pulse(pulse_url(sphinx_server) + "&vl_fault=slowdown:2", pcm, api_key=sphinx_server.api_key, speed=4)
     )
     assert time.monotonic() - t0 > 4.0 * 2 * 0.8  # the engine needed ~2x the audio duration
     assert res.finals[-1]["is_last"]
@@ -148,7 +149,7 @@ def test_drop_responses(sphinx_server):
     pcm, _ = pcm16("speech/s01_fox_16k.flac")
     res = run(
         stream_pulse(
-            sphinx_server.pulse_url + "&vl_fault=drop_responses:1",
+            pulse_url(sphinx_server) + "&vl_fault=drop_responses:1",
             pcm,
             api_key=sphinx_server.api_key,
             speed=4,
@@ -171,7 +172,7 @@ def test_drop_responses_is_seeded():
 def test_malformed_message_once(sphinx_server):
     async def go():
         async with websockets.connect(
-            sphinx_server.pulse_url + "&vl_fault=malformed:1&vad_events=true",
+            pulse_url(sphinx_server) + "&vl_fault=malformed:1&vad_events=true",
             additional_headers={"Authorization": f"Bearer {sphinx_server.api_key}"},
         ) as ws:
             pcm, _ = pcm16("speech/s01_fox_16k.flac")
@@ -193,13 +194,13 @@ def test_token_ttl_expires_agent_tokens_early():
 
     with emulator.serve(engine="sphinx", announce=False, faults="token_ttl:0.3") as server:
         req = urllib.request.Request(
-            server.token_url + "?expires_in_seconds=60", headers={"Authorization": f"Bearer {server.api_key}"}
+            token_url(server) + "?expires_in_seconds=60", headers={"Authorization": f"Bearer {server.api_key}"}
         )
         token = json.loads(urllib.request.urlopen(req, timeout=10).read())["token"]
         time.sleep(0.5)
 
         async def go():
-            async with websockets.connect(f"{server.agent_url}?token={token}") as ws:
+            async with websockets.connect(f"{agent_url(server)}?token={token}") as ws:
                 return await drain(ws), ws.close_code
 
         msgs, code = run(go())
@@ -210,12 +211,12 @@ def test_token_ttl_expires_agent_tokens_early():
 def test_faults_do_not_leak_between_connections(sphinx_server):
     async def go():
         a = stream_pulse(
-            sphinx_server.pulse_url + "&vl_fault=drop_after_chunks:2",
+            pulse_url(sphinx_server) + "&vl_fault=drop_after_chunks:2",
             silence(1.0),
             api_key=sphinx_server.api_key,
             timeout=10,
         )
-        b = stream_pulse(sphinx_server.pulse_url, silence(1.0), api_key=sphinx_server.api_key, timeout=10)
+        b = stream_pulse(pulse_url(sphinx_server), silence(1.0), api_key=sphinx_server.api_key, timeout=10)
         return await asyncio.gather(a, b)
 
     dropped, clean = run(go())

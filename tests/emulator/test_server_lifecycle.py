@@ -11,6 +11,7 @@ import pytest
 import websockets
 
 import voicelab.emulator as emulator
+from tests.emulator.urls import pulse_url, token_url
 from voicelab.emulator.cli import build_parser, serve_command
 from voicelab.emulator.config import redact_key
 
@@ -27,14 +28,14 @@ def test_clean_shutdown_closes_sessions_and_leaks_nothing(capsys):
     key = "sk_test_0123456789abcdef0123456789"
     with emulator.serve(engine="sphinx", api_key=key) as server:
         banner = capsys.readouterr().out
-        assert server.url in banner and server.pulse_url in banner and "server.api_key" in banner
+        assert server.url in banner and pulse_url(server) in banner and "server.api_key" in banner
         assert key not in banner and key not in repr(server) and redact_key(key) in banner
         assert server.host == "127.0.0.1" and server.port > 0
-        assert server.token_url.startswith("http://127.0.0.1:")
+        assert token_url(server).startswith("http://127.0.0.1:")
 
         async def open_and_wait():
             async with websockets.connect(
-                server.pulse_url, additional_headers={"Authorization": f"Bearer {key}"}
+                pulse_url(server), additional_headers={"Authorization": f"Bearer {key}"}
             ) as ws:
                 pcm, _ = pcm16("speech/s01_fox_16k.flac")
                 await ws.send(pcm[:8192])

@@ -12,6 +12,7 @@ import websockets
 from websockets.exceptions import InvalidStatus
 
 import voicelab.emulator as emulator
+from tests.emulator.urls import pulse_url
 from voicelab.audio.clip import Clip
 from voicelab.audio.codecs import encode, encode_opus_packets, encode_pcm
 
@@ -29,19 +30,19 @@ async def _status(url: str, headers: dict[str, str] | None = None) -> tuple[int,
 
 
 def test_wrong_scheme_token_is_401(sphinx_server):
-    status, body, _ = run(_status(sphinx_server.pulse_url, {"Authorization": f"Token {sphinx_server.api_key}"}))
+    status, body, _ = run(_status(pulse_url(sphinx_server), {"Authorization": f"Token {sphinx_server.api_key}"}))
     assert status == 401
     assert body == {"error": "unauthorized"}
 
 
 def test_missing_key_is_401(sphinx_server):
-    status, body, _ = run(_status(sphinx_server.pulse_url))
+    status, body, _ = run(_status(pulse_url(sphinx_server)))
     assert status == 401
     assert body == {"message": "Unauthorized: No tokens provided"}
 
 
 def test_wrong_key_is_401(sphinx_server):
-    status, body, _ = run(_status(sphinx_server.pulse_url, {"Authorization": "Bearer sk_wrong"}))
+    status, body, _ = run(_status(pulse_url(sphinx_server), {"Authorization": "Bearer sk_wrong"}))
     assert (status, body) == (401, {"error": "unauthorized"})
 
 
@@ -63,7 +64,7 @@ def test_missing_model_is_400(sphinx_server):
 @pytest.mark.parametrize("rate", ["11025", "16k"])
 def test_bad_sample_rate_is_400(sphinx_server, rate):
     status, body, _ = run(
-        _status(sphinx_server.pulse_url + f"&sample_rate={rate}", {"Authorization": f"Bearer {sphinx_server.api_key}"})
+        _status(pulse_url(sphinx_server) + f"&sample_rate={rate}", {"Authorization": f"Bearer {sphinx_server.api_key}"})
     )
     assert status == 400
     assert "sample_rate" in body["error"]
@@ -72,7 +73,7 @@ def test_bad_sample_rate_is_400(sphinx_server, rate):
 
 def test_bad_encoding_is_400(sphinx_server):
     status, body, _ = run(
-        _status(sphinx_server.pulse_url + "&encoding=pcm16", {"Authorization": f"Bearer {sphinx_server.api_key}"})
+        _status(pulse_url(sphinx_server) + "&encoding=pcm16", {"Authorization": f"Bearer {sphinx_server.api_key}"})
     )
     assert status == 400 and "encoding" in body["error"]
 
@@ -97,7 +98,7 @@ def test_query_credential_wrong_is_401(sphinx_server):
 
 
 def test_unknown_params_and_fault_param_are_ignored(sphinx_server):
-    url = sphinx_server.pulse_url + "&punctuation=true&vl_fault=latency:0"
+    url = pulse_url(sphinx_server) + "&punctuation=true&vl_fault=latency:0"
     res = run(stream_pulse(url, silence(0.5), api_key=sphinx_server.api_key, speed=8))
     assert res.close_code == 1000
 
@@ -107,7 +108,7 @@ def test_unknown_params_and_fault_param_are_ignored(sphinx_server):
 
 def test_partials_then_finals_then_is_last(sphinx_server):
     pcm, _ = pcm16("speech/s03_meeting_16k.flac")
-    url = sphinx_server.pulse_url + "&language=en"
+    url = pulse_url(sphinx_server) + "&language=en"
     res = run(stream_pulse(url, pcm, api_key=sphinx_server.api_key, speed=3))
     transcriptions = [m for m in res.messages if m["type"] == "transcription"]
     assert transcriptions[-1]["is_last"] is True and transcriptions[-1]["is_final"] is True
@@ -129,7 +130,7 @@ def test_interims_keep_coming_while_speaking(sphinx_server):
     """At real time, while in speech, no run of more than a few chunks passes without an interim."""
     pcm, _ = pcm16("speech/s05_asr_16k.flac")
     pcm = pcm[: 16000 * 2 * 5]  # the first 5 s: one long sentence
-    res = run(stream_pulse(sphinx_server.pulse_url, pcm, api_key=sphinx_server.api_key, speed=1.0))
+    res = run(stream_pulse(pulse_url(sphinx_server), pcm, api_key=sphinx_server.api_key, speed=1.0))
     times = [t for m, t in zip(res.messages, res.times, strict=True) if m.get("type") == "transcription"]
     gaps = np.diff(times[:-1])
     assert len(times) > 15
@@ -149,7 +150,7 @@ def test_legacy_path_defaults_and_alias(sphinx_server):
 
 def test_word_sentence_timestamps_full_transcript(sphinx_server):
     pcm, _ = pcm16("speech/s04_support_16k.flac")
-    url = sphinx_server.pulse_url + "&word_timestamps=true&sentence_timestamps=true&full_transcript=true"
+    url = pulse_url(sphinx_server) + "&word_timestamps=true&sentence_timestamps=true&full_transcript=true"
     res = run(stream_pulse(url, pcm, api_key=sphinx_server.api_key, speed=4))
     worded = [f for f in res.finals if f["transcript"]]
     assert len(worded) >= 2
@@ -166,7 +167,7 @@ def test_finalize_gives_final_and_stays_open(sphinx_server):
 
     async def go():
         async with websockets.connect(
-            sphinx_server.pulse_url + "&itn_normalize=true",
+            pulse_url(sphinx_server) + "&itn_normalize=true",
             additional_headers={"Authorization": f"Bearer {sphinx_server.api_key}"},
         ) as ws:
             for i in range(0, 16000 * 2 * 2, 4096):  # 2 s, mid-sentence
@@ -196,7 +197,7 @@ def test_finalize_gives_final_and_stays_open(sphinx_server):
 
 
 def test_legacy_end_message(sphinx_server):
-    res = run(stream_pulse(sphinx_server.pulse_url, silence(0.5), api_key=sphinx_server.api_key, control="end"))
+    res = run(stream_pulse(pulse_url(sphinx_server), silence(0.5), api_key=sphinx_server.api_key, control="end"))
     assert res.finals[-1]["is_last"] is True and res.close_code == 1000
 
 
@@ -204,7 +205,7 @@ def test_vad_events_with_timestamps(sphinx_server):
     pcm, _ = pcm16("speech/s06_short_16k.flac")  # Yes. / No. / Maybe later. with 1 s pauses
     res = run(
         stream_pulse(
-            sphinx_server.pulse_url + "&vad_events=true", pcm + silence(1.0), api_key=sphinx_server.api_key, speed=4
+            pulse_url(sphinx_server) + "&vad_events=true", pcm + silence(1.0), api_key=sphinx_server.api_key, speed=4
         )
     )
     started = [m["timestamp"] for m in res.of("speech_started")]
@@ -216,20 +217,21 @@ def test_vad_events_with_timestamps(sphinx_server):
         assert abs(s - ref_s) < 0.35 and abs(e - ref_e) < 0.5 and s < e
     # the alias: vad=true
     res2 = run(
-        stream_pulse(sphinx_server.pulse_url + "&vad=true", pcm[: 16000 * 2], api_key=sphinx_server.api_key, speed=8)
+        stream_pulse(pulse_url(sphinx_server) + "&vad=true", pcm[: 16000 * 2], api_key=sphinx_server.api_key, speed=8)
     )
     assert res2.of("speech_started")
 
 
 def test_no_vad_events_by_default(sphinx_server):
     pcm, _ = pcm16("speech/s06_short_16k.flac")
-    res = run(stream_pulse(sphinx_server.pulse_url, pcm, api_key=sphinx_server.api_key, speed=8))
+    res = run(stream_pulse(pulse_url(sphinx_server), pcm, api_key=sphinx_server.api_key, speed=8))
     assert not res.of("speech_started") and not res.of("speech_ended")
 
 
 def test_digital_silence_gives_no_words(sphinx_server):
     res = run(
-        stream_pulse(sphinx_server.pulse_url + "&vad_events=true", silence(3.0), api_key=sphinx_server.api_key, speed=4)
+        stream_pulse(pulse_url(sphinx_server) + "&vad_events=true", silence(3.0), api_key=sphinx_server.api_key,
+                     speed=4)
     )
     assert all(m["transcript"] == "" for m in res.messages if m["type"] == "transcription")
     assert not res.of("speech_started")
@@ -238,7 +240,7 @@ def test_digital_silence_gives_no_words(sphinx_server):
 
 def test_max_words_forces_finals(sphinx_server):
     pcm, _ = pcm16("speech/s05_asr_16k.flac")
-    url = sphinx_server.pulse_url + "&max_words=4&finalize_on_words=false"
+    url = pulse_url(sphinx_server) + "&max_words=4&finalize_on_words=false"
     # real time: at 4x the engine decodes in batches and the cut lands later than the 4th word
     res = run(stream_pulse(url, pcm[: 16000 * 2 * 8], api_key=sphinx_server.api_key, speed=1))
     worded = [f for f in res.finals if f["transcript"]]
@@ -262,9 +264,9 @@ def _continuous_speech() -> bytes:
 
 def test_finalize_on_words_limits_final_length(sphinx_server):
     pcm = _continuous_speech()
-    on = run(stream_pulse(sphinx_server.pulse_url, pcm, api_key=sphinx_server.api_key, speed=4))
+    on = run(stream_pulse(pulse_url(sphinx_server), pcm, api_key=sphinx_server.api_key, speed=4))
     off = run(
-        stream_pulse(sphinx_server.pulse_url + "&finalize_on_words=false", pcm, api_key=sphinx_server.api_key, speed=4)
+        stream_pulse(pulse_url(sphinx_server) + "&finalize_on_words=false", pcm, api_key=sphinx_server.api_key, speed=4)
     )
     words_on = [len(f["transcript"].split()) for f in on.finals if f["transcript"]]
     words_off = [len(f["transcript"].split()) for f in off.finals if f["transcript"]]
@@ -277,7 +279,7 @@ def test_format_switches(sphinx_server):
     pcm, _ = pcm16("speech/s01_fox_16k.flac")
     res = run(
         stream_pulse(
-            sphinx_server.pulse_url + "&capitalize=false&punctuate=false", pcm, api_key=sphinx_server.api_key, speed=8
+            pulse_url(sphinx_server) + "&capitalize=false&punctuate=false", pcm, api_key=sphinx_server.api_key, speed=8
         )
     )
     text = res.text
@@ -326,7 +328,7 @@ def test_every_encoding_is_decoded(sphinx_server, encoding, rate):
 
     async def go():
         async with websockets.connect(
-            sphinx_server.pulse_url + f"&encoding={encoding}&sample_rate={rate}&vad_events=true",
+            pulse_url(sphinx_server) + f"&encoding={encoding}&sample_rate={rate}&vad_events=true",
             additional_headers={"Authorization": f"Bearer {sphinx_server.api_key}"},
         ) as ws:
             for f in frames:
@@ -345,7 +347,7 @@ def test_every_encoding_is_decoded(sphinx_server, encoding, rate):
 
 def test_odd_sized_chunks_are_carried_over(sphinx_server):
     pcm, _ = pcm16("speech/s01_fox_16k.flac")
-    res = run(stream_pulse(sphinx_server.pulse_url, pcm, api_key=sphinx_server.api_key, chunk=4095, speed=8))
+    res = run(stream_pulse(pulse_url(sphinx_server), pcm, api_key=sphinx_server.api_key, chunk=4095, speed=8))
     assert res.text and not res.of("error")
 
 
@@ -355,7 +357,7 @@ def test_odd_sized_chunks_are_carried_over(sphinx_server):
 def test_malformed_text_frame_gets_error_then_next_connection_works(sphinx_server):
     async def go():
         async with websockets.connect(
-            sphinx_server.pulse_url, additional_headers={"Authorization": f"Bearer {sphinx_server.api_key}"}
+            pulse_url(sphinx_server), additional_headers={"Authorization": f"Bearer {sphinx_server.api_key}"}
         ) as ws:
             await ws.send("aGVsbG8gd29ybGQ=")  # base64 text instead of binary audio
             msgs = await drain(ws)
@@ -364,14 +366,14 @@ def test_malformed_text_frame_gets_error_then_next_connection_works(sphinx_serve
     msgs, code = run(go())
     assert msgs[0]["type"] == "error" and msgs[0]["status"] == "error" and "binary" in msgs[0]["message"]
     assert code == 1003
-    res = run(stream_pulse(sphinx_server.pulse_url, silence(0.3), api_key=sphinx_server.api_key))
+    res = run(stream_pulse(pulse_url(sphinx_server), silence(0.3), api_key=sphinx_server.api_key))
     assert res.close_code == 1000
 
 
 def test_unknown_json_type_gets_error(sphinx_server):
     async def go():
         async with websockets.connect(
-            sphinx_server.pulse_url, additional_headers={"Authorization": f"Bearer {sphinx_server.api_key}"}
+            pulse_url(sphinx_server), additional_headers={"Authorization": f"Bearer {sphinx_server.api_key}"}
         ) as ws:
             await ws.send(json.dumps({"type": "input.audio", "audio": "AAAA"}))
             return await drain(ws), ws.close_code
@@ -384,7 +386,7 @@ def test_unknown_json_type_gets_error(sphinx_server):
 def test_invalid_ogg_audio_gets_error(sphinx_server):
     async def go():
         async with websockets.connect(
-            sphinx_server.pulse_url + "&encoding=ogg_opus",
+            pulse_url(sphinx_server) + "&encoding=ogg_opus",
             additional_headers={"Authorization": f"Bearer {sphinx_server.api_key}"},
         ) as ws:
             await ws.send(b"RIFF" + bytes(4092))  # a WAV header, not Ogg
@@ -404,7 +406,7 @@ def test_limits_frame_size_rate_and_session_length():
         hdrs = {"Authorization": f"Bearer {server.api_key}"}
 
         async def one(frames: list[bytes], pause: float = 0.0):
-            async with websockets.connect(server.pulse_url, additional_headers=hdrs) as ws:
+            async with websockets.connect(pulse_url(server), additional_headers=hdrs) as ws:
                 try:
                     for f in frames:
                         await ws.send(f)
@@ -428,10 +430,10 @@ def test_concurrency_limit_closes_1008():
         hdrs = {"Authorization": f"Bearer {server.api_key}"}
 
         async def go():
-            async with websockets.connect(server.pulse_url, additional_headers=hdrs) as first:
+            async with websockets.connect(pulse_url(server), additional_headers=hdrs) as first:
                 await first.send(bytes(4096))
                 await asyncio.sleep(0.3)
-                async with websockets.connect(server.pulse_url, additional_headers=hdrs) as second:
+                async with websockets.connect(pulse_url(server), additional_headers=hdrs) as second:
                     msgs = await drain(second)
                     code2 = second.close_code
                 await first.send(json.dumps({"type": "close_stream"}))
@@ -443,7 +445,7 @@ def test_concurrency_limit_closes_1008():
         assert code2 == 1008 and msgs == []
         assert code1 == 1000
         # the slot is free again
-        res = run(stream_pulse(server.pulse_url, silence(0.2), api_key=server.api_key))
+        res = run(stream_pulse(pulse_url(server), silence(0.2), api_key=server.api_key))
         assert res.close_code == 1000
 
 
@@ -452,7 +454,7 @@ def test_two_sessions_do_not_block_each_other(sphinx_server):
 
     async def go():
         return await asyncio.gather(
-            *(stream_pulse(sphinx_server.pulse_url, pcm, api_key=sphinx_server.api_key, speed=2) for _ in range(3))
+            *(stream_pulse(pulse_url(sphinx_server), pcm, api_key=sphinx_server.api_key, speed=2) for _ in range(3))
         )
 
     results = run(go())

@@ -8,6 +8,8 @@ import re
 import jiwer
 import pytest
 
+from tests.emulator.urls import pulse_url
+
 from .conftest import DATA, pcm16, run, silence, stream_pulse
 
 pytestmark = pytest.mark.slow
@@ -30,7 +32,7 @@ def test_wer_synthetic_set(whisper_server):
         pcm, rate = pcm16(entry["path"])
         res = run(
             stream_pulse(
-                whisper_server.pulse_url + "&language=en", pcm + silence(0.5), api_key=whisper_server.api_key, speed=4
+                pulse_url(whisper_server) + "&language=en", pcm + silence(0.5), api_key=whisper_server.api_key, speed=4
             )
         )
         assert res.close_code == 1000 and res.finals[-1]["is_last"]
@@ -47,7 +49,7 @@ def test_wer_human_48k(whisper_server):
     assert rate == 48000
     res = run(
         stream_pulse(
-            whisper_server.pulse_url + "&sample_rate=48000&encoding=linear16",
+            pulse_url(whisper_server) + "&sample_rate=48000&encoding=linear16",
             pcm,
             api_key=whisper_server.api_key,
             chunk=4096 * 3,
@@ -65,7 +67,7 @@ def test_real_time_paced_session(whisper_server):
     """One session paced at real time: interims arrive during speech, finals soon after each sentence."""
     entry = next(e for e in _speech_16k() if e["id"] == "s02_weather")
     pcm, _ = pcm16(entry["path"])
-    res = run(stream_pulse(whisper_server.pulse_url, pcm, api_key=whisper_server.api_key, speed=1.0))
+    res = run(stream_pulse(pulse_url(whisper_server), pcm, api_key=whisper_server.api_key, speed=1.0))
     onset = entry["sentences"][1]["start"]
     end = entry["sentences"][1]["end"]
     interims = [

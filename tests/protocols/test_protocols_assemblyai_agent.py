@@ -27,8 +27,8 @@ from voicelab.protocols import (
     ToolCall,
     TurnEnd,
 )
-from voicelab.protocols import assemblyai_agent as aai
 from voicelab.protocols.wire import HandshakeRejection, encode_json
+from voicelab.providers import assemblyai_agent as aai
 
 KEY = "aai_secret_key_abc"
 

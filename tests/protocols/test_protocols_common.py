@@ -15,21 +15,25 @@ from voicelab.protocols import (
     Final,
     SecretHeaders,
     SecretURL,
-    UnknownProtocolError,
     Word,
-    assemblyai_agent,
     errors,
-    get_protocol,
-    pulse,
     redact,
     redact_url,
+)
+from voicelab.providers import (
+    PULSE,
+    ProviderError,
+    UnknownProviderError,
+    assemblyai_agent,
+    get_provider,
+    pulse,
 )
 
 
 def test_fresh_import_pulls_in_no_io_modules() -> None:
     # threading is not checked: stdlib logging (required by the style guide) imports it.
     code = (
-        "import sys, voicelab.protocols\n"
+        "import sys, voicelab.protocols, voicelab.providers\n"
         "bad = [m for m in ('asyncio', 'websockets', 'socket') if m in sys.modules]\n"
         "print(','.join(bad))"
     )
@@ -43,22 +47,35 @@ def test_every_protocol_error_derives_from_voicelab_error() -> None:
 
 
 def test_registry_known_and_unknown() -> None:
-    assert get_protocol("pulse").module is pulse
-    assert get_protocol("assemblyai-agent").module is assemblyai_agent
-    assert get_protocol("AssemblyAI_Agent").binary_audio is False
-    with pytest.raises(UnknownProtocolError) as info:
-        get_protocol("deepgram")
-    assert isinstance(info.value, VoicelabError)
+    assert get_provider("pulse") is PULSE
+    assert get_provider("AssemblyAI_Agent").name == "assemblyai-agent"
+    assert get_provider("assemblyai").name == "assemblyai-agent"  # an alias
+    assert get_provider("smallest") is PULSE
+    with pytest.raises(UnknownProviderError) as info:
+        get_provider("deepgram")
+    assert isinstance(info.value, VoicelabError) and isinstance(info.value, KeyError)
     assert (
         "pulse" in str(info.value) and "assemblyai-agent" in str(info.value) and "deepgram" in str(info.value)
     )
 
 
 def test_registry_parse_dispatches() -> None:
-    events = get_protocol("pulse").parse('{"type":"transcription","transcript":"x","is_final":true}')
+    events = get_provider("pulse").parse('{"type":"transcription","transcript":"x","is_final":true}')
     assert isinstance(events[0], Final)
-    closed = get_protocol("assemblyai-agent").closed(code=1008)
+    closed = get_provider("assemblyai-agent").closed(code=1008)
     assert isinstance(closed, Closed) and closed.provider == "assemblyai-agent"
+    assert get_provider("pulse").parse is pulse.parse and get_provider("assemblyai").parse is assemblyai_agent.parse
+
+
+def test_registry_refuses_a_taken_name_or_alias() -> None:
+    from dataclasses import replace
+
+    from voicelab.providers import register
+
+    with pytest.raises(ProviderError, match="already registered"):
+        register(replace(PULSE, aliases=()))
+    with pytest.raises(ProviderError, match="alias 'smallest'"):
+        register(replace(PULSE, name="pulse-copy", aliases=("smallest",)))
 
 
 def test_event_to_dict_is_json_ready() -> None:

@@ -20,10 +20,10 @@ from voicelab.protocols import (
     Unrecognized,
     Utterance,
     Word,
-    pulse,
 )
-from voicelab.protocols.pulse import PulseParams, PulseSessionConfig
 from voicelab.protocols.wire import encode_json
+from voicelab.providers import pulse
+from voicelab.providers.pulse import PulseParams, PulseSessionConfig
 
 KEY = "sk_test_secret_123"
 

@@ -1,14 +1,7 @@
-"""What each streaming API expects of its audio: rates, encodings, channels and chunk sizes.
+"""What a streaming API expects of its audio: the `Target` type and the registry of targets.
 
-Figures come from the vendors' documentation (see docs/protocols.md):
-
-* Smallest Pulse: mono; ``sample_rate`` one of 8000, 16000, 22050, 24000,
-  44100, 48000 (16 kHz recommended); ``encoding`` one of linear16, linear32,
-  alaw, mulaw, opus, ogg_opus (linear16 recommended; alaw/mulaw pair with
-  8 kHz); binary frames of 4096 bytes recommended, 1024-8192 acceptable,
-  sent every 50-100 ms.
-* AssemblyAI Voice Agent: PCM16 mono at exactly 24 kHz, or pcmu/pcma at
-  8 kHz; base64 inside JSON ``input.audio`` messages of about 50 ms.
+Each provider declares its target in its own package (``voicelab.providers.<name>.spec``) and
+registers it with `register_target` when voicelab is imported; this module knows no provider.
 """
 
 from __future__ import annotations
@@ -17,7 +10,7 @@ from dataclasses import dataclass, field
 
 from voicelab.errors import TargetError
 
-__all__ = ["TARGETS", "Target", "get_target"]
+__all__ = ["TARGETS", "Target", "get_target", "register_target"]
 
 
 @dataclass(frozen=True)
@@ -59,47 +52,47 @@ class Target:
         return self.encoding_rates.get(encoding, self.samplerates)
 
 
-TARGETS: dict[str, Target] = {
-    "pulse": Target(
-        name="pulse",
-        title="Smallest AI Pulse (real-time STT)",
-        samplerates=(8000, 16000, 22050, 24000, 44100, 48000),
-        encodings=("linear16", "linear32", "alaw", "mulaw", "opus", "ogg_opus"),
-        recommended_samplerate=16000,
-        recommended_encoding="linear16",
-        encoding_rates={"alaw": (8000,), "mulaw": (8000,)},
-        transport="binary",
-        chunk_bytes=4096,
-        chunk_bytes_range=(1024, 8192),
-        chunk_seconds=0.128,
-        interval_seconds=(0.05, 0.1),
-    ),
-    "assemblyai-agent": Target(
-        name="assemblyai-agent",
-        title="AssemblyAI Voice Agent API",
-        samplerates=(24000, 8000),
-        encodings=("linear16", "mulaw", "alaw"),
-        recommended_samplerate=24000,
-        recommended_encoding="linear16",
-        encoding_rates={"linear16": (24000,), "mulaw": (8000,), "alaw": (8000,)},
-        transport="base64-json",
-        chunk_bytes=2400,
-        chunk_bytes_range=None,
-        chunk_seconds=0.05,
-        interval_seconds=(0.02, 0.1),
-    ),
-}
-_ALIASES = {"assemblyai": "assemblyai-agent", "agent": "assemblyai-agent", "smallest": "pulse"}
+#: The registered targets by name; filled by `register_target` (each provider registers its own).
+TARGETS: dict[str, Target] = {}
+_ALIASES: dict[str, str] = {}
+
+
+def register_target(target: Target, *, aliases: tuple[str, ...] = (), replace: bool = False) -> Target:
+    """Register an API's audio target under its name (and aliases) for `get_target`.
+
+    Providers call this when they register (see `voicelab.providers.register`).
+
+    Args:
+        target: The target.
+        aliases: Other names for it.
+        replace: Replace a target already registered under the same name.
+
+    Returns:
+        ``target``.
+
+    Raises:
+        TargetError: The name is taken by another target.
+    """
+    key = target.name.strip().lower()
+    if key in TARGETS and TARGETS[key] is not target and not replace:
+        raise TargetError(f"a target named {key!r} is already registered")
+    TARGETS[key] = target
+    for alias in aliases:
+        _ALIASES[alias.strip().lower()] = key
+    return target
 
 
 def get_target(target: str | Target) -> Target:
     """Return the preset named ``target`` (or ``target`` itself if it is a `Target`).
 
     Args:
-        target: ``pulse`` or ``assemblyai-agent`` (aliases: ``assemblyai``, ``smallest``).
+        target: A registered target's name or alias (``pulse``, ``assemblyai-agent``, ``assemblyai`` …).
 
     Returns:
         The target preset.
+
+    Raises:
+        TargetError: No target of that name is registered.
     """
     if isinstance(target, Target):
         return target

@@ -11,9 +11,9 @@ from voicelab.client.errors import (
     SessionError,
     StreamTimeout,
 )
+from voicelab.client.front import Stream, StreamSetupError, replay, stream
 from voicelab.client.pacing import Pacer
 from voicelab.client.retry import RetryPolicy
-from voicelab.client.session import Session, StreamSetupError, replay, stream
 
 __all__ = [
     "AuthenticationError",
@@ -25,7 +25,7 @@ __all__ = [
     "RateLimitError",
     "RetryPolicy",
     "ServerClosedError",
-    "Session",
+    "Stream",
     "SessionError",
     "StreamSetupError",
     "StreamTimeout",

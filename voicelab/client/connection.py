@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import urllib.error
 import urllib.request
@@ -28,7 +27,6 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 from voicelab.audio.chunking import Chunk
 from voicelab.audio.codecs import encode_pcm
 from voicelab.audio.formats import BYTES_PER_SAMPLE
-from voicelab.client.drivers import AgentDriver, Driver
 from voicelab.client.errors import (
     AuthenticationError,
     ConnectError,
@@ -43,7 +41,6 @@ from voicelab.client.errors import (
 from voicelab.client.fastsend import send_now
 from voicelab.client.pacing import Pacer
 from voicelab.client.retry import RetryPolicy
-from voicelab.protocols import get_protocol
 from voicelab.protocols.errors import ProtocolError
 from voicelab.protocols.events import (
     AgentReplyDone,
@@ -57,16 +54,13 @@ from voicelab.protocols.events import (
     Word,
 )
 from voicelab.protocols.redaction import redact
-from voicelab.session.recording import Recording
+from voicelab.providers import Driver, get_provider
+from voicelab.recording.log import Recording
 
 __all__ = ["StreamOptions", "run_stream"]
 
 log = logging.getLogger("voicelab.client")
 
-#: AssemblyAI resume failures after which a fresh session is started.
-RESUME_FALLBACK = frozenset({"session_not_found", "session_forbidden", "session_expired"})
-#: AssemblyAI error codes that are about credentials.
-AUTH_CODES = frozenset({"unauthorized", "UNAUTHORIZED", "forbidden", "FORBIDDEN"})
 #: A connection that stayed up this long (wall seconds) while sending new audio counts as healthy: the
 #: retry budget and the backoff start over after it. A shorter one counts as a failed attempt unless a
 #: final covered new audio, so a server that drops every connection at once exhausts ``max_attempts``.
@@ -134,12 +128,14 @@ class _Stop(Exception):
         self.reason = reason
 
 
-async def _mint_token(driver: AgentDriver, api_key: str) -> str:
-    """GET /v1/token for a single-use AssemblyAI token (in a thread: urllib is blocking)."""
-    from voicelab.protocols import assemblyai_agent as agent
-
+async def _mint_token(driver: Driver, api_key: str) -> str:
+    """Mint a short-lived token through the provider's token endpoint (in a thread: urllib blocks)."""
+    minting = get_provider(driver.provider).token
+    if minting is None:
+        raise ConnectError(f"{driver.provider} has no token endpoint; connect with the API key (use_token=False)")
     base = driver.base_url.replace("ws://", "http://").replace("wss://", "https://") if driver.base_url else None
-    req = agent.build_token_request(api_key=api_key, expires_in_seconds=60, region=driver.region, base_url=base)
+    req = minting.build_request(api_key=api_key, base_url=base, region=driver.region,
+                                ttl_seconds=minting.ttl_seconds)
 
     def fetch() -> bytes:
         r = urllib.request.Request(req.url.reveal(), headers=dict(req.headers.reveal()), method=req.method)
@@ -154,7 +150,7 @@ async def _mint_token(driver: AgentDriver, api_key: str) -> str:
             raise ConnectError(f"could not reach the token endpoint {req.url}: {exc}") from None
 
     body = await asyncio.to_thread(fetch)
-    return agent.parse_token_response(body).token
+    return minting.parse_response(body)
 
 
 async def run_stream(
@@ -166,7 +162,6 @@ async def run_stream(
     options: StreamOptions,
     on_event: Callable[[float, Event], None],
     stop: asyncio.Event,
-    finalize: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     """Stream ``chunks`` to the provider behind ``driver`` until done, stopped or failed.
 
@@ -178,14 +173,13 @@ async def run_stream(
         options: Pacing, timeouts and reconnect policy.
         on_event: Called with ``(t, event)`` for every parsed event, on the loop thread.
         stop: Set to end the stream cleanly (stop sending, finish, wait for the last final).
-        finalize: Unused hook kept for the async API.
 
     Raises:
         ConnectError: The connection could not be (re)established; the subclass says why.
         SessionError: The provider reported a fatal session error.
         StreamTimeout: The provider did not answer in time.
     """
-    proto = get_protocol(driver.provider)
+    parse = get_provider(driver.provider).parse
     state = _State()
     pacer = Pacer(speed=options.speed, clock=recording.now)
     backoff = options.retry.delays()
@@ -193,8 +187,7 @@ async def run_stream(
     source = chunks.__aiter__()
     while True:
         attempt += 1
-        credential = await _mint_token(driver, api_key) if isinstance(driver, AgentDriver) and driver.use_token \
-            else api_key
+        credential = await _mint_token(driver, api_key) if driver.use_token else api_key
         req = driver.connect_request(credential=credential)
         recording.log("connect", attempt=attempt, url=str(req.url))
         try:
@@ -235,7 +228,7 @@ async def run_stream(
         state.speaking = state.replying = False  # turn state belongs to the connection that reported it
         opened_at = recording.now()
         try:
-            code, reason = await _pump(ws, driver, proto.parse, state, source, pacer, recording, options,
+            code, reason = await _pump(ws, driver, parse, state, source, pacer, recording, options,
                                        on_event, stop, offset, replay)
         finally:
             with contextlib.suppress(Exception):
@@ -278,7 +271,7 @@ async def run_stream(
                       close_code=code, explanation=exp)
         recording.log("gap", audio_time=state.covered_until, audio_sent=state.audio_sent, close_code=code,
                       delay=round(decision.delay, 3), reason=decision.reason)
-        if isinstance(driver, AgentDriver) and state.session_id:
+        if driver.resumable and state.session_id:
             state.resume_id = state.session_id
         state.ready = asyncio.Event()
         if healthy:
@@ -348,13 +341,29 @@ async def _pump(
             return (exc.rcvd.code if exc.rcvd else 1006), (exc.rcvd.reason if exc.rcvd else "no close frame")
 
     receiver = asyncio.create_task(receive())
+    last_sent = [recording.now()]
 
     async def send(frame: bytes | str) -> None:
         if receiver.done():
             raise _Stop(*receiver.result())
+        last_sent[0] = recording.now()
         if send_now(ws, frame):  # the per-chunk hot path: no trip through websockets' async send
             return
         await ws.send(frame)
+
+    async def keepalive(interval: float) -> None:
+        """Send the provider's keepalive whenever nothing was sent for ``interval`` wall seconds."""
+        while not receiver.done():
+            idle = recording.now() - last_sent[0]
+            if idle < interval:
+                await asyncio.sleep(interval - idle)
+                continue
+            for frame in driver.keepalive():
+                if isinstance(frame, str):
+                    recording.message_out(frame)
+                await send(frame)
+
+    keeper = asyncio.create_task(keepalive(driver.keepalive_seconds)) if driver.keepalive_seconds else None
 
     try:
         for msg in driver.opening(resume_id=state.resume_id):
@@ -405,6 +414,10 @@ async def _pump(
     except ConnectionClosed:
         return await receiver
     finally:
+        if keeper is not None:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError, _Stop, ConnectionClosed):
+                await keeper
         if not receiver.done():
             receiver.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -497,7 +510,7 @@ def _track(ev: Event, driver: Driver, state: _State, recording: Recording, t: fl
         else:
             covered = state.covered_until
         _cover(state, covered, snap=covered == last_stop)
-    if isinstance(ev, Error) and state.resume_id and ev.code in RESUME_FALLBACK:
+    if isinstance(ev, Error) and state.resume_id and driver.resume_failed(ev):
         state.resume_failed = True
 
 
@@ -539,10 +552,10 @@ def _trim(chunk: Chunk, start: float) -> Chunk:
 
 
 def _fatal(ev: Error, driver: Driver, state: _State) -> None:
-    if state.resume_id and ev.code in RESUME_FALLBACK:
+    if state.resume_id and driver.resume_failed(ev):
         return  # handled by falling back to a fresh session
     fix = f" Fix: {ev.fix}" if ev.fix else ""
-    if ev.code in AUTH_CODES:
+    if driver.is_auth_error(ev):
         state.fatal = AuthenticationError(f"{driver.provider} rejected the credentials: {ev.message}.{fix}")
     else:
         state.fatal = SessionError(f"{driver.provider} reported {ev.code}: {ev.message}.{fix}", code=ev.code)
@@ -567,11 +580,3 @@ def _status_error(driver: Driver, status: int, body: str, retry_after: float | N
     if status == 429:
         return RateLimitError(msg, status=status, explanation=exp, retry_after=retry_after)
     return HandshakeError(msg, status=status, explanation=exp)
-
-
-def _json(message: str) -> dict[str, Any]:
-    try:
-        obj = json.loads(message)
-    except ValueError:
-        return {}
-    return obj if isinstance(obj, dict) else {}

@@ -6,7 +6,7 @@ and the AssemblyAI Voice Agent API (``/v1/ws``, ``GET /v1/token``) on a backgrou
     import voicelab
 
     with voicelab.serve() as server:          # 127.0.0.1, a free port, a random key
-        url, key = server.pulse_url, server.api_key
+        url, key = server.url_for("pulse"), server.api_key
 
 Recognizers live in `voicelab.emulator.recognizers`; faults in `voicelab.emulator.faults`; the
 asyncio core (`EmulatorServer`, `ConnectionContext`, `Provider`) in `voicelab.emulator.server`.

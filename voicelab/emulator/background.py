@@ -3,7 +3,7 @@
 Notebook cells and synchronous tests use it as a context manager::
 
     with voicelab.serve() as server:
-        print(server.pulse_url)   # ws://127.0.0.1:<port>/waves/v1/stt/live?model=pulse
+        print(server.url_for("pulse"))   # ws://127.0.0.1:<port>/waves/v1/stt/live?model=pulse
         key = server.api_key      # never printed in full
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 from voicelab.emulator.config import Limits, ServerConfig, redact_key
 from voicelab.emulator.errors import ServerStartError
 from voicelab.emulator.faults import Faults
-from voicelab.emulator.server import EmulatorServer, Provider
+from voicelab.emulator.server import EmulatorServer, Route
 
 __all__ = ["RunningServer", "serve"]
 
@@ -88,25 +88,13 @@ class RunningServer:
         """Base WebSocket URL, ``ws://host:port`` (pass it as ``base_url`` to voicelab clients)."""
         return self._server.url
 
-    @property
-    def pulse_url(self) -> str:
-        """The Pulse live URL with ``model=pulse`` (append more parameters with ``&``)."""
-        return f"{self.url}/waves/v1/stt/live?model=pulse"
+    def url_for(self, provider: str, *, endpoint: str | None = None) -> str:
+        """The URL of a provider's endpoint here, e.g. ``server.url_for("pulse")`` (see `EmulatorServer.url_for`)."""
+        return self._server.url_for(provider, endpoint=endpoint)
 
-    @property
-    def pulse_legacy_url(self) -> str:
-        """The Pulse ``/waves/v1/pulse/get_text`` URL."""
-        return f"{self.url}/waves/v1/pulse/get_text"
-
-    @property
-    def agent_url(self) -> str:
-        """The AssemblyAI Voice Agent URL."""
-        return f"{self.url}/v1/ws"
-
-    @property
-    def token_url(self) -> str:
-        """The AssemblyAI temporary-token endpoint (``GET``, ``?expires_in_seconds=``)."""
-        return f"http://{self.url.removeprefix('ws://')}/v1/token"
+    def token_url_for(self, provider: str) -> str:
+        """The HTTP URL of a provider's token endpoint here (see `EmulatorServer.token_url_for`)."""
+        return self._server.token_url_for(provider)
 
     @property
     def sessions(self) -> int:
@@ -115,14 +103,7 @@ class RunningServer:
 
     def banner(self) -> str:
         """The start-up text: URLs and a redacted key."""
-        return "\n".join(
-            [
-                f"voicelab emulator ({self.engine} engine) listening on {self.url}",
-                f"  Pulse:       {self.pulse_url}",
-                f"  AssemblyAI:  {self.agent_url}   tokens: {self.token_url}",
-                f"  API key:     {redact_key(self.api_key)}  (read it from server.api_key)",
-            ]
-        )
+        return self._server.banner(key_note=f"{redact_key(self.api_key)}  (read it from server.api_key)")
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "running"
@@ -166,7 +147,7 @@ def serve(
     faults: str | Iterable[str] | Mapping[str, Any] | Faults | None = None,
     limits: Limits | None = None,
     announce: bool = True,
-    providers: list[Provider] | None = None,
+    routes: list[Route] | None = None,
     recognizer: Any | None = None,
     **options: Any,
 ) -> RunningServer:
@@ -183,7 +164,7 @@ def serve(
         faults: Server-wide faults, e.g. ``"reject:429;retry_after:2"`` (see docs/emulator.md).
         limits: Frame size, message rate, session length and idle limits.
         announce: Print the URLs (and a redacted key) once at start.
-        providers: Providers to host (default: Pulse and AssemblyAI).
+        routes: Routes to host (default: every registered provider's emulator route).
         recognizer: A loaded recognizer to share instead of loading ``engine``.
         **options: More `ServerConfig` fields (``engine_threads``, ``recognizer_options``).
 
@@ -205,5 +186,5 @@ def serve(
         limits=limits,
         **options,
     )
-    server = EmulatorServer(config, providers=providers, recognizer=recognizer)
+    server = EmulatorServer(config, routes=routes, recognizer=recognizer)
     return RunningServer(server, announce=announce)

@@ -64,12 +64,9 @@ def _write_key(key: str, path: str | None) -> Path:
     return target
 
 
-async def _run(server: EmulatorServer, stop: asyncio.Event) -> None:
+async def _run(server: EmulatorServer, stop: asyncio.Event, *, key_note: str) -> None:
     await server.start()
-    pulse = f"{server.url}/waves/v1/stt/live?model=pulse"
-    print(f"voicelab emulator ({server.engine_name} engine) listening on {server.url}", flush=True)
-    print(f"  Pulse:       {pulse}", flush=True)
-    print(f"  AssemblyAI:  {server.url}/v1/ws   tokens: http://{server.url.removeprefix('ws://')}/v1/token", flush=True)
+    print(server.banner(key_note=key_note), flush=True)
     print("  Press Ctrl-C to stop.", flush=True)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -106,9 +103,8 @@ def serve_command(argv: Sequence[str] | None = None) -> int:
             concurrency_limit=args.concurrency or None,
             faults=args.fault or None,
         )
-        print(f"  API key:     {redact_key(key)}  ({key_note})", flush=True)
         server = EmulatorServer(config)
-        asyncio.run(_run(server, asyncio.Event()))
+        asyncio.run(_run(server, asyncio.Event(), key_note=f"{redact_key(key)}  ({key_note})"))
     except EmulatorError as exc:
         print(f"voicelab serve: {exc}", file=sys.stderr)
         return 2

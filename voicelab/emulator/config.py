@@ -69,6 +69,8 @@ class ServerConfig:
         limits: Per-connection limits.
         engine_threads: Worker threads for recognizer work.
         recognizer_options: Extra keyword options for `get_recognizer`.
+        resume_grace_seconds: How long a session dropped without a clean end stays resumable, for
+            providers that resume sessions (the Voice Agent API keeps them 30 s).
     """
 
     host: str = "127.0.0.1"
@@ -80,6 +82,7 @@ class ServerConfig:
     limits: Limits = field(default_factory=Limits)
     engine_threads: int = 8
     recognizer_options: Mapping[str, Any] = field(default_factory=dict)
+    resume_grace_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         """Validate the values."""
@@ -97,6 +100,9 @@ class ServerConfig:
             )
         if not isinstance(self.api_key, str) or not self.api_key.strip():
             raise ServerConfigError("api_key must be a non-empty string; omit it to get a random key.")
+        grace = self.resume_grace_seconds
+        if isinstance(grace, bool) or not isinstance(grace, int | float) or not 0 <= grace <= 3600:
+            raise ServerConfigError(f"resume_grace_seconds={grace!r} must be a number of seconds from 0 to 3600.")
         if not isinstance(self.engine_threads, int) or self.engine_threads < 1:
             raise ServerConfigError(f"engine_threads={self.engine_threads!r} must be a whole number >= 1.")
 

@@ -1,12 +1,13 @@
-"""The emulator's network core: one websockets server hosting several providers by path.
+"""The emulator's network core: one websockets server hosting every registered provider by path.
 
 `EmulatorServer` owns the listening socket, the shared recognizer, a thread pool for
-recognizer work, the session registry and the server-wide faults. Routing, auth and the
-plain-HTTP endpoints (``GET /v1/token``, ``GET /``) happen in ``process_request``, before the
-upgrade; an accepted upgrade is then handed to its provider's handler with a
-`ConnectionContext`.
+recognizer work, the session registry and the server-wide faults. It knows no provider: each
+provider package names an emulator `Route` factory in its `voicelab.providers.ProviderSpec`,
+and the server asks the registry for them when it starts. Routing, auth and the plain-HTTP
+endpoints (a provider's token endpoint, ``GET /``) happen in ``process_request``, before the
+upgrade; an accepted upgrade is then handed to its route's handler with a `ConnectionContext`.
 
-Provider handler interface (how the AssemblyAI agent plugs in)::
+Route handler interface::
 
     async def handle(conn: websockets.asyncio.server.ServerConnection, ctx: ConnectionContext) -> None:
         async for frame in ctx.frames(conn):        # limits enforced; ends when the socket closes
@@ -15,8 +16,9 @@ Provider handler interface (how the AssemblyAI agent plugs in)::
             events = await ctx.run_engine(stream.accept, pcm, now=ctx.clock())
         await ctx.close(1000)                       # after every queued message
 
-A `Provider` bundles ``accept`` (the sans-I/O upgrade check, run in ``process_request``),
-``handle``, the provider's error-frame builder and its over-capacity behaviour.
+A `Route` bundles ``accept`` (the sans-I/O upgrade check, run in ``process_request``),
+``handle``, the provider's error-frame builder, its over-capacity behaviour and any plain-HTTP
+endpoints (``http``: path → `HttpEndpoint`).
 """
 
 from __future__ import annotations
@@ -47,7 +49,16 @@ from voicelab.emulator.faults import FAULT_QUERY_PARAM, Faults, FaultState, pars
 from voicelab.protocols.redaction import redact_url
 from voicelab.protocols.wire import HandshakeRejection, JsonMessage, encode_json, parse_query
 
-__all__ = ["ConnectionContext", "EmulatorServer", "Handler", "Provider", "SessionRegistry", "UpgradeRequest"]
+__all__ = [
+    "ConnectionContext",
+    "EmulatorServer",
+    "Handler",
+    "HttpEndpoint",
+    "HttpRequestView",
+    "Route",
+    "SessionRegistry",
+    "UpgradeRequest",
+]
 
 logger = logging.getLogger("voicelab.emulator.server")
 
@@ -105,11 +116,36 @@ class UpgradeRequest:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Provider:
-    """One emulated API.
+class HttpRequestView:
+    """A plain-HTTP request as a route's `HttpEndpoint` sees it.
 
     Attributes:
-        name: Short name (``"pulse"``, ``"assemblyai"``).
+        path: The path without query string.
+        query: Query parameters (last value wins; ``vl_fault`` removed).
+        headers: Request headers (original case; last value wins).
+        faults: The effective faults for this request.
+        now: The server clock at the request.
+        server: The server (for its key and clock).
+    """
+
+    path: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str] = field(repr=False)
+    faults: Faults
+    now: float
+    server: EmulatorServer = field(repr=False)
+
+
+#: A plain-HTTP endpoint of a route: the request → (status, JSON body).
+HttpEndpoint = Callable[[HttpRequestView], tuple[int, Mapping[str, Any]]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Route:
+    """One emulated API, as the server hosts it (made by the provider package's route factory).
+
+    Attributes:
+        name: The provider's registry name (``"pulse"``, ``"assemblyai-agent"``).
         paths: The WebSocket paths it serves.
         accept: Checks an upgrade (auth, parameters) and returns the parsed config or a rejection;
             runs on the event loop inside ``process_request``, so it must be quick.
@@ -118,6 +154,7 @@ class Provider:
         rejection_body: Builds the JSON body for a fault-injected HTTP rejection of this status.
         over_capacity: What to do with an upgraded connection over the concurrency limit;
             the default sends nothing and closes 1008.
+        http: Plain-HTTP endpoints by path (e.g. a token endpoint).
     """
 
     name: str
@@ -127,6 +164,7 @@ class Provider:
     error_frame: Callable[[str], JsonMessage]
     rejection_body: Callable[[int, str], JsonMessage] = lambda status, rid: {"error": http.HTTPStatus(status).phrase}
     over_capacity: Callable[[ConnectionContext], Awaitable[None]] | None = None
+    http: Mapping[str, HttpEndpoint] = field(default_factory=dict)
 
 
 class SessionRegistry:
@@ -219,7 +257,7 @@ class ConnectionContext:
         self,
         *,
         conn: ServerConnection,
-        provider: Provider,
+        provider: Route,
         config: Any,
         request: UpgradeRequest,
         faults: Faults,
@@ -468,7 +506,7 @@ class ConnectionContext:
 
 @dataclass(frozen=True)
 class _Prepared:
-    provider: Provider
+    provider: Route
     config: Any
     request: UpgradeRequest
     faults: Faults
@@ -496,7 +534,7 @@ class EmulatorServer:
 
     Args:
         config: Address, key, engine, limits and faults.
-        providers: The providers to host; defaults to Pulse and AssemblyAI.
+        routes: The routes to host; defaults to every registered provider's emulator route.
         recognizer: A ready recognizer to share (skips loading ``config.engine``).
         clock: Monotonic clock in seconds (injectable for tests).
     """
@@ -505,7 +543,7 @@ class EmulatorServer:
         self,
         config: ServerConfig,
         *,
-        providers: list[Provider] | None = None,
+        routes: list[Route] | None = None,
         recognizer: Any | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -515,18 +553,15 @@ class EmulatorServer:
         self.recognizer = recognizer
         self._owned_recognizer: Any | None = None  # loaded by this server with worker processes to stop
         self.engine_name: str | None = getattr(recognizer, "name", None)
-        self._providers = providers
-        self._routes: dict[str, Provider] = {}
+        self._route_list = routes
+        self._routes: dict[str, Route] = {}
+        self._http: dict[str, HttpEndpoint] = {}
         self._prepared: dict[ServerConnection, _Prepared] = {}
         self._executor: ThreadPoolExecutor | None = None
         self._server: Server | None = None
         self._handler_tasks: set[asyncio.Task[Any]] = set()
-        self.token_minted: dict[str, tuple[float, float]] = {}
         self.host = config.host
         self.port = config.port
-        from voicelab.protocols.assemblyai_agent import TokenIssuer
-
-        self.token_issuer = TokenIssuer()
 
     def __repr__(self) -> str:
         return f"EmulatorServer(url={self.url!r}, engine={self.engine_name!r}, sessions={len(self.registry)})"
@@ -541,6 +576,48 @@ class EmulatorServer:
         """Base WebSocket URL, e.g. ``ws://127.0.0.1:54321``."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"ws://{host}:{self.port}"
+
+    def url_for(self, provider: str, *, endpoint: str | None = None) -> str:
+        """The WebSocket URL of a provider's endpoint on this server, with its required query.
+
+        Args:
+            provider: A registered provider name (``"pulse"``, ``"assemblyai-agent"``).
+            endpoint: One of the provider's endpoint names; ``None`` for its default.
+
+        Returns:
+            E.g. ``ws://127.0.0.1:54321/waves/v1/stt/live?model=pulse``.
+        """
+        from voicelab.providers import get_provider
+
+        return get_provider(provider).url(self.url, endpoint=endpoint)
+
+    def token_url_for(self, provider: str) -> str:
+        """The HTTP URL of a provider's token endpoint on this server.
+
+        Raises:
+            ProviderError: The provider has no token endpoint.
+        """
+        from voicelab.providers import ProviderError, get_provider
+
+        spec = get_provider(provider)
+        if spec.token is None:
+            raise ProviderError(f"{spec.name} has no token endpoint")
+        return "http" + self.url.removeprefix("ws") + spec.token.path
+
+    def banner(self, *, key_note: str) -> str:
+        """The start-up text: one line per hosted provider, its token endpoint, and the key note."""
+        from voicelab.providers import providers
+
+        lines = [f"voicelab emulator ({self.engine_name} engine) listening on {self.url}"]
+        for spec in providers():
+            if not spec.emulator or (self._routes and not any(r.name == spec.name for r in self._routes.values())):
+                continue
+            line = f"  {spec.title}: {spec.url(self.url)}"
+            if spec.token is not None:
+                line += f"   tokens: {self.token_url_for(spec.name)}"
+            lines.append(line)
+        lines.append(f"  API key: {key_note}")
+        return "\n".join(lines)
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -587,19 +664,21 @@ class EmulatorServer:
             except Exception as exc:
                 self._executor.shutdown(wait=False)
                 raise ServerStartError(
-                    f"the {self.config.engine!r} engine could not load: {exc}. Try engine='sphinx'."
+                    f"the {self.config.engine!r} engine could not load: {exc}. "
+                    + ("Try engine='sphinx'." if self.config.engine != "sphinx" else
+                       "Install the emulator extra: pip install 'voicelab[emulator]'.")
                 ) from exc
             self.engine_name = getattr(self.recognizer, "name", self.config.engine)
             if self.engine_name != self.config.engine:
                 logger.warning("engine %r requested, %r in use", self.config.engine, self.engine_name)
-        if self._providers is None:
-            from voicelab.emulator.assemblyai import agent_provider
-            from voicelab.emulator.pulse import pulse_provider
+        if self._route_list is None:
+            from voicelab.providers import providers
 
-            self._providers = [pulse_provider(), agent_provider()]
-        for provider in self._providers:
-            for path in provider.paths:
-                self._routes[path] = provider
+            self._route_list = [spec.load_emulator_route() for spec in providers() if spec.emulator]
+        for route in self._route_list:
+            for path in route.paths:
+                self._routes[path] = route
+            self._http.update(route.http)
         try:
             self._server = await serve(
                 self._handle,
@@ -647,32 +726,6 @@ class EmulatorServer:
             return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
         return await loop.run_in_executor(self._executor, fn, *args)
 
-    # ----------------------------------------------------------------- tokens (AssemblyAI)
-
-    def token_now(self, token: str | None, now: float) -> float:
-        """The clock value to redeem ``token`` with: far in the future when an early-expiry fault ended it."""
-        if token and token in self.token_minted:
-            minted, ttl = self.token_minted[token]
-            if now - minted > ttl:
-                return now + 1e6
-        return now
-
-    def _token_endpoint(self, request: Request, query: dict[str, str], faults: Faults) -> Response:
-        from voicelab.protocols.assemblyai_agent import handle_token_request
-
-        now = time.time()  # token windows are wall-clock times
-        status, body = handle_token_request(
-            query=query,
-            headers=dict(request.headers.raw_items()),
-            issuer=self.token_issuer,
-            now=now,
-            api_keys=[self.api_key],
-        )
-        if status == 200 and faults.token_ttl is not None:
-            self.token_minted[str(body["token"])] = (now, faults.token_ttl)
-        logger.info("GET /v1/token -> %d", status)
-        return _json_response(status, body)
-
     # ----------------------------------------------------------------- HTTP stage
 
     def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
@@ -686,15 +739,20 @@ class EmulatorServer:
         except FaultSpecError as exc:
             return _json_response(400, {"error": str(exc), "request_id": rid})
         safe = redact_url(request.path)
-        if route == "/v1/token":
-            return self._token_endpoint(request, query, faults)
+        endpoint = self._http.get(route)
+        if endpoint is not None:
+            view = HttpRequestView(path=route, query=query, headers=dict(request.headers.raw_items()), faults=faults,
+                                   now=self.clock(), server=self)
+            status, body = endpoint(view)
+            logger.info("GET %s -> %d", route, status)
+            return _json_response(status, body)
         if route == "/" and "upgrade" not in request.headers.get("Connection", "").lower():
             return _json_response(
                 200,
                 {
                     "service": "voicelab emulator",
                     "engine": self.engine_name,
-                    "routes": sorted(self._routes) + ["/v1/token"],
+                    "routes": sorted(self._routes) + sorted(self._http),
                     "sessions": len(self.registry),
                 },
             )

@@ -22,7 +22,7 @@ from voicelab.plot.model import (
     ViewError,
     check_clip,
 )
-from voicelab.session.recording import Recording
+from voicelab.recording.log import Recording
 
 __all__ = ["ViewError", "latency", "spectrogram", "timeline", "waveform"]
 
@@ -154,7 +154,7 @@ def _recording(source: Any, what: str) -> Recording:
     rec = getattr(source, "recording", None)
     if isinstance(rec, Recording):
         return rec
-    raise ViewError(f"{what} needs a voicelab Recording or Session, got {type(source).__name__}; "
+    raise ViewError(f"{what} needs a voicelab Recording or Stream, got {type(source).__name__}; "
                     "pass session.recording or Recording.load(path)")
 
 
@@ -167,7 +167,7 @@ def timeline(recording: Recording, *, view_range: tuple[float, float] | None = N
     use the provider's word times. Dashed lines join a final's last word to where it arrived.
 
     Args:
-        recording: A Recording (or a Session).
+        recording: A Recording (or a Stream).
         view_range: ``(start, end)`` audio seconds shown; default everything.
         width: Figure width, inches.
         height: Figure height, inches.
@@ -261,11 +261,11 @@ def latency(recording: Recording, *, reference: Any = None, width: float = 9.0, 
             dark: bool = False) -> Any:
     """Audio-cursor lag per message, first partial and final latency over session time (the `LatencyChart`).
 
-    P50/P95/P99 and n come from `voicelab.session.metrics.compute_metrics`, each labelled with its
+    P50/P95/P99 and n come from `voicelab.recording.metrics.compute_metrics`, each labelled with its
     definition and speech-end source.
 
     Args:
-        recording: A Recording (or a Session).
+        recording: A Recording (or a Stream).
         reference: Reference word/sentence times, as for `compute_metrics` (speech end then comes from it).
         width: Figure width, inches.
         height: Figure height, inches.
@@ -274,7 +274,7 @@ def latency(recording: Recording, *, reference: Any = None, width: float = 9.0, 
     Returns:
         A matplotlib Figure.
     """
-    from voicelab.session.metrics import compute_metrics
+    from voicelab.recording.metrics import compute_metrics
 
     rec = _recording(recording, "latency(recording)")
     log = SessionLog.of(rec)

@@ -26,7 +26,6 @@ import numpy.typing as npt
 
 from voicelab.audio.clip import Clip
 from voicelab.errors import VoicelabError
-from voicelab.protocols import get_protocol
 from voicelab.protocols.events import (
     AgentReplyDone,
     AgentReplyStarted,
@@ -40,7 +39,8 @@ from voicelab.protocols.events import (
     SpeechStopped,
     TurnEnd,
 )
-from voicelab.session.recording import Entry, Recording
+from voicelab.providers.registry import get_provider
+from voicelab.recording.log import Entry, Recording
 
 try:  # scipy's pocketfft is ~4x faster than numpy's for batched float32 rffts
     from scipy import fft as _fft
@@ -360,7 +360,7 @@ class SessionLog:
     FINAL = ("final_latency", "speech end sent", "final covering it")
 
     def __init__(self, *, provider: str) -> None:
-        self._parse = get_protocol(provider).parse
+        self._parse = get_provider(provider).parse
         self.provider = provider
         self.items: list[dict[str, Any]] = []
         self.latency: list[dict[str, Any]] = []

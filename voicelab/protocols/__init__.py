@@ -1,14 +1,13 @@
-"""Sans-I/O wire protocols: build URLs and messages, parse messages into events, explain errors.
+"""The vocabulary every provider's protocol shares: normalised events, wire types, redaction, errors.
 
-Each provider module holds both halves of one schema: the client half (used by
-`voicelab.client`) and the server half (used by `voicelab.emulator`).  Nothing here imports
-asyncio, websockets, threading or sockets.  The [UNK]/[INF] choices are listed in the
-docstrings of `voicelab.protocols.pulse` and `voicelab.protocols.assemblyai_agent`.
+The protocols themselves live in their provider packages (`voicelab.providers.pulse`,
+`voicelab.providers.assemblyai_agent`), each holding both halves of one schema: the client half
+(used by `voicelab.client`) and the server half (used by `voicelab.emulator`). Nothing here
+imports asyncio, websockets, threading or sockets.
 """
 
 from __future__ import annotations
 
-from voicelab.protocols import assemblyai_agent, pulse
 from voicelab.protocols.errors import (
     ClientEventError,
     MessageError,
@@ -16,7 +15,6 @@ from voicelab.protocols.errors import (
     ProtocolError,
     SessionConfigError,
     TokenError,
-    UnknownProtocolError,
 )
 from voicelab.protocols.events import (
     AgentReplyAudio,
@@ -40,11 +38,9 @@ from voicelab.protocols.events import (
     Word,
 )
 from voicelab.protocols.redaction import SecretHeaders, SecretURL, redact, redact_url
-from voicelab.protocols.registry import PROTOCOL_NAMES, ProtocolSpec, get_protocol
 from voicelab.protocols.wire import ConnectRequest, Explanation, HandshakeRejection, HttpRequest
 
 __all__ = [
-    "PROTOCOL_NAMES",
     "AgentReplyAudio",
     "AgentReplyDone",
     "AgentReplyStarted",
@@ -62,7 +58,6 @@ __all__ = [
     "ParameterError",
     "Partial",
     "ProtocolError",
-    "ProtocolSpec",
     "SecretHeaders",
     "SecretURL",
     "SessionConfigError",
@@ -74,13 +69,9 @@ __all__ = [
     "TokenError",
     "ToolCall",
     "TurnEnd",
-    "UnknownProtocolError",
     "Unrecognized",
     "Utterance",
     "Word",
-    "assemblyai_agent",
-    "get_protocol",
-    "pulse",
     "redact",
     "redact_url",
 ]

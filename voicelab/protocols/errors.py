@@ -17,7 +17,6 @@ __all__ = [
     "ProtocolError",
     "SessionConfigError",
     "TokenError",
-    "UnknownProtocolError",
 ]
 
 
@@ -113,11 +112,3 @@ class TokenError(ProtocolError):
         self.code = code
         self.reason = reason
         super().__init__(message)
-
-
-class UnknownProtocolError(ProtocolError, KeyError):
-    """`get_protocol` was asked for a name it does not know."""
-
-    def __str__(self) -> str:  # KeyError quotes its message; keep it readable.
-        """Return the readable form."""
-        return str(self.args[0]) if self.args else ""

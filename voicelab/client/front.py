@@ -1,0 +1,393 @@
+"""The live `Stream` handle and the sync front: `stream`, `connect` and `replay`.
+
+`stream(...)` returns a `Stream` at once and runs the asyncio client on a
+background event-loop thread (one per process), so a notebook cell returns
+immediately and widgets update live. ``session.wait()`` blocks,
+``await session`` works in a running loop (Jupyter), ``session.stop()``
+ends cleanly. No ``asyncio.run()`` inside a running loop, no loop patching.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Generator, Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from voicelab.audio.chunking import Chunk, chunk
+from voicelab.audio.clip import Clip
+from voicelab.audio.formats import BYTES_PER_SAMPLE
+from voicelab.audio.io import load
+from voicelab.client.connection import StreamOptions, run_stream
+from voicelab.client.errors import StreamTimeout
+from voicelab.client.eventloop import new_event_loop
+from voicelab.client.retry import RetryPolicy
+from voicelab.errors import VoicelabError
+from voicelab.protocols.events import Event, Final, Partial
+from voicelab.providers import Driver, DriverOptions, ProviderSpec, get_provider
+from voicelab.providers.errors import UnknownProviderError
+from voicelab.recording.log import Recording
+
+__all__ = ["Stream", "StreamSetupError", "replay", "stream"]
+
+log = logging.getLogger("voicelab.client")
+
+class StreamSetupError(VoicelabError, ValueError):
+    """The arguments of `stream` are inconsistent or incomplete."""
+
+
+class _LoopThread:
+    """One daemon thread running an asyncio loop for every session of the process (precise timers)."""
+
+    _lock = threading.Lock()
+    _instance: _LoopThread | None = None
+
+    def __init__(self) -> None:
+        self.loop = new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="voicelab-client", daemon=True)
+        self.thread.start()
+
+    @classmethod
+    def get(cls) -> _LoopThread:
+        with cls._lock:
+            if cls._instance is None or not cls._instance.thread.is_alive():
+                cls._instance = cls()
+            return cls._instance
+
+
+class Stream:
+    """A running (or finished) stream: its events, its Recording, and control.
+
+    Not created directly: see `stream` and `replay`.
+    """
+
+    def __init__(self, *, provider: str, recording: Recording) -> None:
+        self.provider = provider
+        self.recording = recording
+        self.events: list[tuple[float, Event]] = []
+        self._callbacks: list[Callable[[float, Event], None]] = []
+        self._future: concurrent.futures.Future[None] | None = None
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    # -- events ------------------------------------------------------------------------
+    def on(self, callback: Callable[[float, Event], None], *, replay: bool = True) -> None:
+        """Call ``callback(t, event)`` for every event (on the client thread).
+
+        Args:
+            callback: The function; its exceptions are logged, never raised into the stream.
+            replay: Also call it at once for the events already received.
+        """
+        with self._lock:
+            past = list(self.events) if replay else []
+            self._callbacks.append(callback)
+        for t, ev in past:
+            callback(t, ev)
+
+    def _dispatch(self, t: float, ev: Event) -> None:
+        with self._lock:
+            self.events.append((t, ev))
+            callbacks = list(self._callbacks)
+        for cb in callbacks:
+            try:
+                cb(t, ev)
+            except Exception:
+                log.exception("session callback failed")
+
+    @property
+    def transcript(self) -> str:
+        """The finals' text so far, joined with spaces."""
+        return " ".join(ev.text.strip() for _, ev in list(self.events) if isinstance(ev, Final) and ev.text.strip())
+
+    @property
+    def partial(self) -> str:
+        """The latest partial text since the last final ('' if none)."""
+        text = ""
+        for _, ev in list(self.events):
+            if isinstance(ev, Partial):
+                text = ev.text
+            elif isinstance(ev, Final):
+                text = ""
+        return text
+
+    # -- control -------------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        """Whether the stream has ended (successfully or not)."""
+        return self._future is not None and self._future.done()
+
+    @property
+    def error(self) -> BaseException | None:
+        """The exception that ended the stream, if any."""
+        if self._future is None or not self._future.done() or self._future.cancelled():
+            return None
+        return self._future.exception()
+
+    def wait(self, timeout: float | None = None) -> Stream:
+        """Block until the stream ends; re-raise its error. A kernel interrupt stops it cleanly.
+
+        Args:
+            timeout: Seconds to wait; ``None`` waits as long as it takes.
+
+        Returns:
+            The stream itself.
+
+        Raises:
+            StreamTimeout: Still running after ``timeout`` seconds (a `TimeoutError`); the stream goes on.
+        """
+        assert self._future is not None
+        if self._loop is not None and _running_loop() is self._loop:
+            raise StreamSetupError("wait() was called on the client's own event loop; use 'await session'")
+        try:
+            self._future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            raise StreamTimeout(f"the stream is still running after {timeout} s; call .stop() to end it cleanly, "
+                                "or wait longer") from None
+        except KeyboardInterrupt:
+            self.stop()
+            try:
+                self._future.result(30)
+            finally:
+                raise
+        return self
+
+    def __await__(self) -> Generator[Any, None, Stream]:
+        assert self._future is not None
+        yield from asyncio.wrap_future(self._future).__await__()
+        return self
+
+    def stop(self) -> None:
+        """Stop sending, end the session cleanly (final / ``session.end``) and let the stream finish."""
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+
+    def metrics(self, *, reference: Mapping[str, Any] | None = None, audio_offset: float = 0.0) -> Any:
+        """Latency metrics from the Recording (see `voicelab.recording.metrics.compute_metrics`)."""
+        from voicelab.recording.metrics import compute_metrics
+
+        return compute_metrics(self.recording, reference=reference, audio_offset=audio_offset)
+
+    def __repr__(self) -> str:
+        state = "running" if not self.done else ("failed" if self.error else "done")
+        finals = sum(isinstance(ev, Final) for _, ev in list(self.events))
+        return f"<Stream {self.provider} {state}: {len(self.events)} events, {finals} finals>"
+
+    def _start(self, coro_factory: Callable[[asyncio.Event], Any]) -> None:
+        lt = _LoopThread.get()
+        self._loop = lt.loop
+
+        async def main() -> None:
+            self._stop = asyncio.Event()
+            try:
+                await coro_factory(self._stop)
+            finally:
+                self.recording.close()
+
+        self._future = asyncio.run_coroutine_threadsafe(main(), lt.loop)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _split_url(spec: ProviderSpec, url: str | None) -> tuple[str | None, str | None]:
+    """(base_url, endpoint) from a user-given URL, which may end with one of the provider's paths."""
+    if url is None:
+        return None, None
+    if not url.startswith(("ws://", "wss://")):
+        raise StreamSetupError(f"url must start with ws:// or wss:// (not http:// or https://), got {url[:40]!r}")
+    for endpoint, path in spec.paths.items():
+        if path in url:
+            return url.split(path)[0], endpoint
+    return url.rstrip("/"), None
+
+
+def _driver(spec: ProviderSpec, url: str | None, params: Mapping[str, Any] | None, region: str | None,
+            auth: str | None, use_token: bool) -> Driver:
+    base, endpoint = _split_url(spec, url)
+    if auth is not None and auth not in spec.auth_forms:
+        raise StreamSetupError(f"{spec.name} takes auth={' / '.join(map(repr, spec.auth_forms))}, not {auth!r}")
+    if use_token and spec.token is None:
+        raise StreamSetupError(f"{spec.name} has no temporary tokens voicelab can mint; leave use_token=False")
+    return spec.make_driver(DriverOptions(base_url=base, endpoint=endpoint, region=region, params=dict(params or {}),
+                                          auth=auth, use_token=use_token))
+
+
+def _clip_chunks(clip: Clip, driver: Driver, chunk_bytes: int | None, chunk_seconds: float | None) -> Iterable[Chunk]:
+    clip = clip.to_mono().resample(driver.samplerate)
+    target = get_provider(driver.provider).target
+    return chunk(clip, encoding=driver.encoding, chunk_bytes=chunk_bytes, chunk_seconds=chunk_seconds, target=target)
+
+
+async def _as_async(source: Iterable[Chunk] | AsyncIterable[Chunk]) -> AsyncIterator[Chunk]:
+    if isinstance(source, AsyncIterable):
+        async for c in source:
+            yield c
+    else:
+        for c in source:
+            yield c
+
+
+def _bytes_chunks(source: Iterable[Any] | AsyncIterable[Any], driver: Driver) -> AsyncIterator[Chunk]:
+    """Wrap pre-encoded byte chunks (or Chunks) from a sync or async iterator, giving them audio spans."""
+    bps = BYTES_PER_SAMPLE.get(driver.encoding)
+
+    async def gen() -> AsyncIterator[Chunk]:
+        t = 0.0
+        seq = 0
+        async for item in _as_async(source):  # type: ignore[arg-type]
+            if isinstance(item, Chunk):
+                yield item
+                t = item.end
+                continue
+            if isinstance(item, Clip):
+                for c in _clip_chunks(item, driver, None, 0.1):
+                    yield Chunk(seq, c.data, c.encoding, c.samplerate, 1, t + c.start, t + c.end)
+                    seq += 1
+                t += item.duration
+                continue
+            data = bytes(item)
+            dur = len(data) / (bps * driver.samplerate) if bps else 0.02
+            yield Chunk(seq, data, driver.encoding, driver.samplerate, 1, t, t + dur)
+            seq += 1
+            t += dur
+
+    return gen()
+
+
+def stream(
+    source: Any,
+    *,
+    provider: str = "pulse",
+    url: str | None = None,
+    api_key: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    region: str | None = None,
+    auth: str | None = None,
+    use_token: bool = False,
+    chunk_bytes: int | None = None,
+    chunk_seconds: float | None = None,
+    speed: float | None = 1.0,
+    samplerate: int | None = None,
+    raw: str | None = None,
+    record: str | os.PathLike[str] | None = None,
+    retry: RetryPolicy | None = None,
+    reconnect: bool = True,
+    open_timeout: float | None = 10.0,
+    final_timeout: float | None = 15.0,
+    on_event: Callable[[float, Event], None] | None = None,
+) -> Stream:
+    """Stream audio to a real-time API (or the local emulator) and return a live `Stream` at once.
+
+    Args:
+        source: A Clip, a path, a numpy array (with ``samplerate``), raw bytes (with ``raw``), or a
+            sync/async iterator of encoded byte chunks, Chunks or Clips (e.g. from a microphone).
+        provider: A registered provider's name (``pulse``, ``assemblyai-agent``; see
+            `voicelab.providers.provider_names`).
+        url: Base URL (``ws://127.0.0.1:PORT`` for the emulator) or a full provider URL; ``None`` uses the
+            vendor's production host.
+        api_key: The key; defaults to the provider's variable (``SMALLEST_API_KEY``, ``ASSEMBLYAI_API_KEY``).
+        params: The provider's session settings. Pulse: query parameters (``sample_rate``, ``encoding``,
+            ``vad_events`` …; voicelab asks for ``word_timestamps``, ``vad_events`` and ``language='en'``
+            unless told otherwise). AssemblyAI Voice Agent: the ``session`` object of ``session.update``.
+        region: A key of the provider's hosts: Pulse ``india``/``us``; AssemblyAI ``us``/``eu``.
+        auth: The credential form, one of the provider's ``auth_forms`` (Pulse: ``bearer`` header,
+            ``token`` or ``api_key`` query parameter); ``None`` for the provider's default.
+        use_token: Mint a short-lived token for each connection (AssemblyAI's ``GET /v1/token``).
+        chunk_bytes: Bytes per chunk (Pulse default 4096).
+        chunk_seconds: Seconds per chunk (AssemblyAI default 0.05).
+        speed: Audio seconds per wall second; 1.0 = real time (latency figures are meaningful only then),
+            ``None`` = as fast as possible.
+        samplerate: Rate of an array source, Hz.
+        raw: Declared format of raw byte sources, e.g. ``"linear16:16000:1"``.
+        record: Also write the Recording to this JSONL file as it happens.
+        retry: Reconnect policy (default: 5 attempts, exponential backoff with jitter).
+        reconnect: Reconnect after a drop (replaying audio no final covered yet).
+        open_timeout: Seconds for connecting; ``None`` disables.
+        final_timeout: Seconds to wait for the last final after the audio ends; ``None`` disables.
+        on_event: Called with ``(t, event)`` for each event as it arrives.
+
+    Returns:
+        The running Stream: ``.wait()``, ``await session``, ``.stop()``, ``.events``, ``.recording``.
+    """
+    if chunk_bytes is not None and chunk_seconds is not None:
+        raise StreamSetupError("give chunk_bytes or chunk_seconds, not both")
+    try:
+        spec = get_provider(provider)
+    except UnknownProviderError as exc:
+        raise StreamSetupError(str(exc)) from None
+    key = api_key or os.environ.get(spec.key_env, "")
+    if not key:
+        raise StreamSetupError(
+            f"no API key: pass api_key=... or set {spec.key_env}; "
+            "for the offline emulator use `with vl.serve() as server:` and api_key=server.api_key")
+    driver = _driver(spec, url, params, region, auth, use_token)
+    if isinstance(source, (Clip, str, Path, np.ndarray)) or (isinstance(source, (bytes, bytearray)) and raw):
+        clip = load(source, samplerate=samplerate, raw=raw) if not isinstance(source, Clip) else source
+        chunks: AsyncIterator[Chunk] = _as_async(_clip_chunks(clip, driver, chunk_bytes, chunk_seconds))
+    elif isinstance(source, (bytes, bytearray)):
+        raise StreamSetupError("raw bytes need their format: stream(data, raw='linear16:16000:1', ...)")
+    elif isinstance(source, (Iterable, AsyncIterable)):
+        chunks = _bytes_chunks(source, driver)
+    else:
+        raise StreamSetupError(f"cannot stream a {type(source).__name__}; pass a Clip, path, array or iterator")
+    endpoint = url or ("vendor production host")
+    rec = Recording(record, provider=driver.provider, endpoint=endpoint, region=region, params=driver.params,
+                    secrets=[key])
+    sess = Stream(provider=driver.provider, recording=rec)
+    if on_event is not None:
+        sess.on(on_event)
+    options = StreamOptions(speed=speed, open_timeout=open_timeout, final_timeout=final_timeout,
+                            retry=retry or RetryPolicy(), reconnect=reconnect)
+    sess._start(lambda stop: run_stream(driver=driver, api_key=key, chunks=chunks, recording=rec, options=options,
+                                        on_event=sess._dispatch, stop=stop))
+    return sess
+
+
+def replay(recording: Recording | str | os.PathLike[str], *, timing: Literal["original", "fast"] = "fast",
+           on_event: Callable[[float, Event], None] | None = None) -> Stream:
+    """Play a Recording back through the same event API (a cassette: no network, no key).
+
+    Args:
+        recording: A Recording or the path of its JSONL file.
+        timing: ``original`` re-creates the original gaps between messages; ``fast`` plays at once.
+        on_event: Called with ``(t, event)`` per event, as in `stream`.
+
+    Returns:
+        A Stream whose events equal the recorded session's events.
+    """
+    rec = recording if isinstance(recording, Recording) else Recording.load(recording)
+    sess = Stream(provider=rec.provider, recording=rec)
+    if on_event is not None:
+        sess.on(on_event)
+    events = rec.events()
+
+    async def play(stop: asyncio.Event) -> None:
+        start = time.monotonic()
+        for t, ev in events:
+            if stop.is_set():
+                break
+            if timing == "original":
+                delay = t - (time.monotonic() - start)
+                if delay > 0 and not math.isinf(delay):
+                    try:
+                        await asyncio.wait_for(stop.wait(), delay)
+                        break
+                    except TimeoutError:
+                        pass
+            sess._dispatch(t, ev)
+
+    sess._start(play)
+    return sess

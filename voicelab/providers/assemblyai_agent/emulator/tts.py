@@ -1,0 +1,585 @@
+"""Speech for the emulated voice agent: text → 24 kHz mono PCM16 with per-word timings.
+
+Two engines implement `Synthesizer`:
+
+* `EspeakSynthesizer` runs ``espeak-ng --stdout -v VOICE -s WPM TEXT`` in a subprocess (with a
+  timeout), parses its streaming WAV (22050 Hz, the RIFF sizes are placeholders) and resamples it
+  to 24 kHz with soxr.
+* `SyntheticSynthesizer` needs nothing installed: a clearly non-speech, vowel-like harmonic tone
+  per word, labelled ``engine="synthetic (espeak-ng not installed)"``.
+
+Word timings. The espeak-ng command line does not report word boundaries (``-x``/``-X`` print
+phonemes without durations; ``--pho`` only works with MBROLA voices), so `EspeakSynthesizer`
+*estimates* them (``Speech.timing == "estimate"``): the voiced span of the output is found from
+its energy, the pauses espeak-ng inserts at clause punctuation (``, . ; : ? !``) are located as the
+longest silent runs inside that span, and each clause's time is shared among its words in
+proportion to a spoken-length weight (letters, with digits counted as spoken number words).
+Measured against espeak-ng's own word events (read from libespeak-ng through ctypes in
+``tests/emulator/test_agent_parts.py``), word starts are off by 0.06-0.13 s on average (at most
+~0.25 s) on sentences of 13-16 words at 175 wpm: good enough to cut an interrupted reply at a
+word. The synthetic engine's timings are exact (``timing == "exact"``).
+
+`spoken_text` cuts a reply back to "what was actually spoken" for an interrupted
+``transcript.agent``; `chunk_speech` gives the ~50 ms ``reply.audio`` payloads and `encode_for`
+converts PCM16 to the session's ``output.format.encoding`` (``audio/pcmu``/``audio/pcma`` at 8 kHz).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import struct
+import subprocess
+import threading
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import soxr
+
+from voicelab.audio.g711 import int16_to_alaw, int16_to_mulaw
+from voicelab.providers.assemblyai_agent.emulator.errors import AgentOptionError, SynthesisError
+
+__all__ = [
+    "DEFAULT_ESPEAK_VOICE",
+    "ESPEAK_VOICES",
+    "OUTPUT_RATE",
+    "EspeakSynthesizer",
+    "Speech",
+    "Synthesizer",
+    "SyntheticSynthesizer",
+    "WordTiming",
+    "chunk_speech",
+    "encode_for",
+    "espeak_voice",
+    "get_synthesizer",
+    "spoken_text",
+]
+
+logger = logging.getLogger("voicelab.providers.assemblyai_agent.emulator")
+
+#: The agent's output rate for ``audio/pcm``, in Hz [DOC protocols.md §2.3].
+OUTPUT_RATE = 24000
+_TELEPHONY_RATE = 8000
+_ESPEAK_RATE = 22050
+
+#: AssemblyAI voice name → espeak-ng voice (``language+variant``). English text throughout, so every
+#: voice stays an English espeak voice; the variant only changes the timbre (f* female, m* male).
+ESPEAK_VOICES: Mapping[str, str] = {
+    "ivy": "en-us+f3",
+    "james": "en-us+m3",
+    "tyler": "en-us+m1",
+    "winter": "en-us+f2",
+    "bella": "en-us+f4",
+    "david": "en-gb+m3",
+    "kyle": "en-us+m2",
+    "helen": "en-gb+f3",
+    "martha": "en-gb+f2",
+    "river": "en-us+f5",
+    "emma": "en-gb+f4",
+    "victor": "en-gb+m1",
+    "eleanor": "en-gb+f1",
+    "arjun": "en-us+m4",
+    "dmitri": "en-us+m5",
+    "pierre": "en-us+m6",
+    "giulia": "en-us+f1",
+    "luca": "en-us+m7",
+    "lucia": "en-gb+f5",
+    "mateo": "en-gb+m2",
+    "diego": "en-gb+m4",
+    "anna": "en-us+f2",
+}
+#: The espeak-ng voice for ``voice=None`` or a name not in `ESPEAK_VOICES`.
+DEFAULT_ESPEAK_VOICE = "en-us+f3"
+
+
+def espeak_voice(voice: str | None) -> str:
+    """Map an API voice name (``ivy``, ``james`` …) to an espeak-ng voice, deterministically.
+
+    Args:
+        voice: The session's ``output.voice``; ``None`` means the API default.
+
+    Returns:
+        An espeak-ng ``-v`` argument such as ``"en-us+f3"``; unknown names get `DEFAULT_ESPEAK_VOICE`.
+    """
+    if voice is None:
+        return DEFAULT_ESPEAK_VOICE
+    return ESPEAK_VOICES.get(voice.strip().lower(), DEFAULT_ESPEAK_VOICE)
+
+
+@dataclass(frozen=True)
+class WordTiming:
+    """One word of a `Speech`: its text, its span in the audio and its span in the text.
+
+    Attributes:
+        word: The word as written (punctuation included).
+        start: Audio time the word starts, in seconds.
+        end: Audio time the word ends, in seconds.
+        char_start: Index of its first character in `Speech.text`.
+        char_end: Index one past its last character in `Speech.text`.
+    """
+
+    word: str
+    start: float
+    end: float
+    char_start: int
+    char_end: int
+
+
+@dataclass(frozen=True, eq=False)
+class Speech:
+    """Synthesised speech: mono int16 PCM at `samplerate`, with the words it says and when.
+
+    Attributes:
+        pcm: int16 samples, mono.
+        samplerate: Hz (always 24000 from the synthesizers here).
+        text: The text that was spoken.
+        engine: Which engine made it, e.g. ``"espeak-ng 1.51 (en-us+f3)"``.
+        words: Word timings in order.
+        timing: ``"exact"`` (the engine placed the words) or ``"estimate"`` (see the module docs).
+        voice: The API voice name asked for, if any.
+    """
+
+    pcm: npt.NDArray[np.int16]
+    samplerate: int
+    text: str
+    engine: str
+    words: tuple[WordTiming, ...]
+    timing: str = "estimate"
+    voice: str | None = None
+    _bytes: list[bytes] = field(default_factory=list, repr=False)
+
+    @property
+    def duration(self) -> float:
+        """Length of the audio in seconds."""
+        return len(self.pcm) / self.samplerate
+
+    def to_bytes(self) -> bytes:
+        """The audio as PCM16 little-endian bytes (``audio/pcm``)."""
+        if not self._bytes:
+            self._bytes.append(self.pcm.astype("<i2").tobytes())
+        return self._bytes[0]
+
+    def to_float(self) -> npt.NDArray[np.float32]:
+        """The audio as float32 in [-1, 1]."""
+        return (self.pcm.astype(np.float32) / 32768.0).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- text → word weights
+
+_WORD = re.compile(r"\S+")
+_CLAUSE_END = re.compile(r"[,.;:?!]+[\"')\]]*$")
+_ONES = "zero one two three four five six seven eight nine".split()
+
+
+def _words(text: str) -> list[tuple[str, int, int]]:
+    return [(m.group(), m.start(), m.end()) for m in _WORD.finditer(text)]
+
+
+def _weight(word: str) -> float:
+    """Spoken-length weight of a written word: letters, plus ~4 letters per digit, plus a boundary."""
+    letters = sum(ch.isalpha() for ch in word)
+    digits = sum(ch.isdigit() for ch in word)
+    return letters + 4.5 * digits + 1.0
+
+
+def _is_clause_end(word: str) -> bool:
+    return _CLAUSE_END.search(word) is not None
+
+
+# --------------------------------------------------------------------------- interface
+
+
+class Synthesizer(ABC):
+    """Text to 24 kHz mono PCM16 speech with word timings; results are cached by (text, voice).
+
+    Subclasses implement `_synthesize`; `synthesize` adds validation and a bounded LRU cache that is
+    safe to share between threads.
+
+    Args:
+        cache_size: Number of (text, voice) results kept; ``None`` disables the limit, 0 disables caching.
+    """
+
+    #: The engine's name, reported in `Speech.engine`.
+    engine: str = "synthesizer"
+
+    def __init__(self, *, cache_size: int | None = 128) -> None:
+        if cache_size is not None and cache_size < 0:
+            raise AgentOptionError(f"cache_size={cache_size!r} is negative; pass 0 to disable caching or None")
+        self._cache_size = cache_size
+        self._cache: OrderedDict[tuple[str, str | None], Speech] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def synthesize(self, text: str, *, voice: str | None = None) -> Speech:
+        """Speak `text` in `voice`.
+
+        Args:
+            text: What to say; surrounding whitespace is ignored. Empty text gives empty audio.
+            voice: The API voice name (``ivy`` …); mapped with `espeak_voice`.
+
+        Returns:
+            The `Speech` (24 kHz mono int16 with word timings).
+
+        Raises:
+            AgentOptionError: `text` is not a string.
+            SynthesisError: The engine failed.
+        """
+        if not isinstance(text, str):
+            raise AgentOptionError(f"text={text!r} is not a string; pass the reply text as str")
+        key = (text, voice)
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+        speech = self._synthesize(text.strip(), voice=voice) if text.strip() else self._empty(text, voice)
+        if speech.text != text:
+            # Word spans refer to the stripped text; shift them so they index the text as given.
+            shift = len(text) - len(text.lstrip())
+            words = tuple(
+                WordTiming(w.word, w.start, w.end, w.char_start + shift, w.char_end + shift) for w in speech.words
+            )
+            speech = Speech(speech.pcm, speech.samplerate, text, speech.engine, words, speech.timing, voice)
+        if self._cache_size != 0:
+            with self._lock:
+                self._cache[key] = speech
+                self._cache.move_to_end(key)
+                while self._cache_size is not None and len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return speech
+
+    def _empty(self, text: str, voice: str | None) -> Speech:
+        return Speech(np.zeros(0, np.int16), OUTPUT_RATE, text, self.engine, (), "exact", voice)
+
+    @abstractmethod
+    def _synthesize(self, text: str, *, voice: str | None) -> Speech:
+        """Synthesise non-empty, stripped text."""
+
+
+# --------------------------------------------------------------------------- espeak-ng
+
+
+def _parse_espeak_wav(data: bytes) -> tuple[int, npt.NDArray[np.int16]]:
+    """Parse espeak-ng's ``--stdout`` WAV, whose RIFF and data sizes are placeholders."""
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise SynthesisError(
+            f"espeak-ng wrote {len(data)} bytes that do not start with a RIFF/WAVE header "
+            f"({data[:12]!r}); check `espeak-ng --stdout hello | file -`"
+        )
+    pos, rate, fmt_ok = 12, 0, False
+    while pos + 8 <= len(data):
+        cid, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
+        body = pos + 8
+        if cid == b"fmt ":
+            tag, channels, rate, _, _, bits = struct.unpack("<HHIIHH", data[body : body + 16])
+            if tag != 1 or channels != 1 or bits != 16:
+                raise SynthesisError(
+                    f"espeak-ng produced format tag {tag}, {channels} channels, {bits} bits; expected "
+                    "PCM mono 16-bit. Reinstall espeak-ng (apt-get install espeak-ng)"
+                )
+            fmt_ok = True
+            pos = body + size + (size & 1)
+        elif cid == b"data":
+            if not fmt_ok:
+                break
+            raw = data[body:]  # the size field is a placeholder in streaming output
+            raw = raw[: len(raw) - (len(raw) % 2)]
+            return rate, np.frombuffer(raw, dtype="<i2").astype(np.int16)
+        else:
+            pos = body + size + (size & 1)
+    raise SynthesisError("espeak-ng output has no 'fmt ' and 'data' chunks; reinstall espeak-ng")
+
+
+def _frame_levels(x: npt.NDArray[np.float32], hop: int) -> npt.NDArray[np.float64]:
+    n = len(x) // hop
+    if n == 0:
+        return np.zeros(0)
+    frames = x[: n * hop].astype(np.float64).reshape(n, hop)
+    return np.asarray(np.sqrt(np.mean(frames**2, axis=1)), dtype=np.float64)
+
+
+def _estimate_words(text: str, audio: npt.NDArray[np.float32], samplerate: int) -> tuple[WordTiming, ...]:
+    """Place the words of `text` in `audio`: voiced span, clause pauses, then letter-weighted shares."""
+    words = _words(text)
+    if not words:
+        return ()
+    hop = max(1, samplerate // 100)  # 10 ms frames
+    level = _frame_levels(audio, hop)
+    total = len(audio) / samplerate
+    if len(level) == 0 or level.max() <= 0:
+        return tuple(WordTiming(w, 0.0, total, a, b) for w, a, b in words)
+    voiced = level > max(level.max() * 0.02, 1e-4)
+    idx = np.flatnonzero(voiced)
+    first, last = int(idx[0]), int(idx[-1]) + 1
+    # Silent runs inside the voiced span, longest first, as candidate clause pauses.
+    runs: list[tuple[int, int]] = []
+    i = first
+    while i < last:
+        if not voiced[i]:
+            j = i
+            while j < last and not voiced[j]:
+                j += 1
+            runs.append((i, j))
+            i = j
+        else:
+            i += 1
+    boundaries = [k for k, (w, _, _) in enumerate(words[:-1]) if _is_clause_end(w)]
+    pauses = sorted(sorted(runs, key=lambda r: r[0] - r[1])[: len(boundaries)])
+    pauses = [p for p in pauses if (p[1] - p[0]) * hop / samplerate >= 0.06]
+    if len(pauses) != len(boundaries):
+        boundaries, pauses = [], []
+    # Clause segments: (word index range, frame range).
+    segments: list[tuple[int, int, int, int]] = []
+    w0, f0 = 0, first
+    for b, (p0, p1) in zip(boundaries, pauses, strict=True):
+        segments.append((w0, b + 1, f0, p0))
+        w0, f0 = b + 1, p1
+    segments.append((w0, len(words), f0, last))
+    out: list[WordTiming] = []
+    for wa, wb, fa, fb in segments:
+        weights = np.array([_weight(w) for w, _, _ in words[wa:wb]])
+        edges = fa + (fb - fa) * np.concatenate([[0.0], np.cumsum(weights) / weights.sum()])
+        for k, (w, a, b) in enumerate(words[wa:wb]):
+            out.append(WordTiming(w, float(edges[k]) * hop / samplerate, float(edges[k + 1]) * hop / samplerate, a, b))
+    return tuple(out)
+
+
+class EspeakSynthesizer(Synthesizer):
+    """Real (robotic but intelligible) speech from the ``espeak-ng`` program.
+
+    Args:
+        executable: Path or name of espeak-ng.
+        words_per_minute: espeak-ng ``-s`` (80-450).
+        timeout: Seconds one synthesis may take; ``None`` disables the limit.
+        cache_size: See `Synthesizer`.
+
+    Raises:
+        AgentOptionError: espeak-ng is not found or `words_per_minute` is out of range.
+    """
+
+    def __init__(
+        self,
+        *,
+        executable: str = "espeak-ng",
+        words_per_minute: int = 175,
+        timeout: float | None = 10.0,
+        cache_size: int | None = 128,
+    ) -> None:
+        super().__init__(cache_size=cache_size)
+        path = shutil.which(executable)
+        if path is None:
+            raise AgentOptionError(
+                f"executable={executable!r} was not found on PATH; install it (apt-get install espeak-ng) "
+                "or use SyntheticSynthesizer"
+            )
+        if not 80 <= words_per_minute <= 450:
+            raise AgentOptionError(f"words_per_minute={words_per_minute!r} is outside espeak-ng's 80-450")
+        self._exe = path
+        self._wpm = int(words_per_minute)
+        self._timeout = timeout
+        self._resampler_lock = threading.Lock()
+        self.version = self._version()
+        self.engine = f"espeak-ng {self.version}".strip()
+
+    def _version(self) -> str:
+        try:
+            out = subprocess.run(
+                [self._exe, "--version"], capture_output=True, text=True, timeout=self._timeout, check=False
+            ).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+        m = re.search(r"text-to-speech:\s*(\S+)", out)
+        return m.group(1) if m else ""
+
+    def _synthesize(self, text: str, *, voice: str | None) -> Speech:
+        ev = espeak_voice(voice)
+        # "--" ends the options so text starting with "-" is spoken, not parsed.
+        cmd = [self._exe, "--stdout", "-v", ev, "-s", str(self._wpm), "-b", "1", "--", text]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, timeout=self._timeout, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise SynthesisError(
+                f"espeak-ng took longer than timeout={self._timeout!r} s for {len(text)} characters; "
+                "shorten the reply or raise the timeout"
+            ) from exc
+        except OSError as exc:
+            raise SynthesisError(f"espeak-ng at {self._exe!r} could not run ({exc}); reinstall it") from exc
+        if proc.returncode != 0:
+            err = proc.stderr.decode("utf-8", "replace").strip()[:300]
+            raise SynthesisError(f"espeak-ng -v {ev} exited with {proc.returncode}: {err or 'no message'}")
+        rate, pcm = _parse_espeak_wav(proc.stdout)
+        audio = pcm.astype(np.float32) / 32768.0
+        if rate != OUTPUT_RATE:
+            audio = np.asarray(soxr.resample(audio, rate, OUTPUT_RATE, quality="HQ"), dtype=np.float32)
+        out = np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
+        words = _estimate_words(text, audio, OUTPUT_RATE)
+        logger.debug("espeak-ng %s: %d chars → %.2f s", ev, len(text), len(out) / OUTPUT_RATE)
+        return Speech(out, OUTPUT_RATE, text, f"{self.engine} ({ev})", words, "estimate", voice)
+
+
+# --------------------------------------------------------------------------- synthetic fallback
+
+
+class SyntheticSynthesizer(Synthesizer):
+    """A labelled non-speech stand-in: one vowel-like harmonic tone per word, 60 ms gaps between.
+
+    A word lasts 0.12 s plus 0.055 s per spoken-length unit (see the module docs), so the audio's length
+    follows the text like speech would (~0.3-0.5 s per word). Timings are exact. The voice name
+    shifts the pitch deterministically.
+
+    Args:
+        cache_size: See `Synthesizer`.
+    """
+
+    engine = "synthetic (espeak-ng not installed)"
+    _GAP = 0.06
+
+    def _synthesize(self, text: str, *, voice: str | None) -> Speech:
+        names = sorted(ESPEAK_VOICES)
+        f0 = 110.0 + 15.0 * (names.index(voice) % 8 if voice in names else 3)
+        parts: list[npt.NDArray[np.float32]] = []
+        words: list[WordTiming] = []
+        t = 0.0
+        for w, a, b in _words(text):
+            dur = 0.12 + 0.055 * (_weight(w) - 1.0)
+            n = round(dur * OUTPUT_RATE)
+            tt = np.arange(n) / OUTPUT_RATE
+            wave = sum(np.sin(2 * np.pi * f0 * h * tt) / h for h in range(1, 6))
+            ramp = np.minimum(1.0, np.minimum(tt, tt[::-1]) / 0.015)
+            parts.append((0.25 * wave * ramp).astype(np.float32))
+            words.append(WordTiming(w, t, t + n / OUTPUT_RATE, a, b))
+            t += n / OUTPUT_RATE
+            gap = round(self._GAP * OUTPUT_RATE)
+            parts.append(np.zeros(gap, np.float32))
+            t += gap / OUTPUT_RATE
+        audio = np.concatenate(parts)
+        pcm = np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
+        return Speech(pcm, OUTPUT_RATE, text, self.engine, tuple(words), "exact", voice)
+
+
+def get_synthesizer(*, prefer: str | None = None, cache_size: int | None = 128) -> Synthesizer:
+    """Pick the best available engine: espeak-ng when ``shutil.which("espeak-ng")`` finds it, else synthetic.
+
+    Args:
+        prefer: ``"espeak"`` or ``"synthetic"`` to force one; ``None`` chooses automatically.
+        cache_size: See `Synthesizer`.
+
+    Returns:
+        A `Synthesizer`; which one is logged at INFO.
+
+    Raises:
+        AgentOptionError: `prefer` is unknown, or ``"espeak"`` was forced and espeak-ng is missing.
+    """
+    if prefer not in (None, "espeak", "synthetic"):
+        raise AgentOptionError(f"prefer={prefer!r} is not one of None, 'espeak', 'synthetic'")
+    if prefer == "espeak" or (prefer is None and shutil.which("espeak-ng")):
+        synth: Synthesizer = EspeakSynthesizer(cache_size=cache_size)
+        logger.info("agent speech: %s", synth.engine)
+    else:
+        synth = SyntheticSynthesizer(cache_size=cache_size)
+        logger.info("agent speech: %s; install espeak-ng (apt-get install espeak-ng) for real speech", synth.engine)
+    return synth
+
+
+# --------------------------------------------------------------------------- using speech
+
+
+def spoken_text(speech: Speech, played_seconds: float) -> str:
+    """The part of the reply a listener heard when playback stopped after `played_seconds`.
+
+    A word counts as spoken when at least half of it had been played. The result is a prefix of
+    `Speech.text` ending at a word end (its punctuation kept), ``""`` if no word was heard.
+
+    Args:
+        speech: The reply's speech.
+        played_seconds: Audio seconds sent/played before the interruption.
+
+    Returns:
+        The spoken prefix, for ``transcript.agent`` with ``interrupted: true``.
+    """
+    end = 0
+    for w in speech.words:
+        if played_seconds >= (w.start + w.end) / 2:
+            end = w.char_end
+        else:
+            break
+    return speech.text[:end].rstrip()
+
+
+def _check_encoding(encoding: str) -> int:
+    rates = {"audio/pcm": OUTPUT_RATE, "audio/pcmu": _TELEPHONY_RATE, "audio/pcma": _TELEPHONY_RATE}
+    if encoding not in rates:
+        raise AgentOptionError(
+            f"encoding={encoding!r} is not an output encoding; use one of {sorted(rates)} "
+            "(session.output.format.encoding)"
+        )
+    return rates[encoding]
+
+
+def encode_for(encoding: str, pcm: bytes | npt.NDArray[np.int16], *, samplerate: int = OUTPUT_RATE) -> bytes:
+    """Convert PCM16 speech to an output encoding's bytes.
+
+    Args:
+        encoding: ``"audio/pcm"`` (PCM16 LE at 24 kHz), ``"audio/pcmu"`` or ``"audio/pcma"`` (G.711 at 8 kHz).
+        pcm: int16 samples or PCM16 little-endian bytes, mono.
+        samplerate: Rate of `pcm` in Hz.
+
+    Returns:
+        The encoded bytes (resampled with soxr when the encoding's rate differs).
+
+    Raises:
+        AgentOptionError: Unknown encoding, odd byte count or bad rate.
+    """
+    rate = _check_encoding(encoding)
+    if samplerate <= 0:
+        raise AgentOptionError(f"samplerate={samplerate!r} must be a positive number of Hz")
+    if isinstance(pcm, bytes | bytearray | memoryview):
+        raw = bytes(pcm)
+        if len(raw) % 2:
+            raise AgentOptionError(f"pcm has {len(raw)} bytes, not a whole number of 16-bit samples")
+        samples = np.frombuffer(raw, dtype="<i2").astype(np.int16)
+    else:
+        samples = np.asarray(pcm)
+        if samples.dtype != np.int16 or samples.ndim != 1:
+            raise AgentOptionError(f"pcm has dtype {samples.dtype} and shape {samples.shape}; pass mono int16 samples")
+    if samplerate != rate and len(samples):
+        audio = soxr.resample(samples.astype(np.float32) / 32768.0, samplerate, rate, quality="HQ")
+        samples = np.clip(np.round(np.asarray(audio) * 32768.0), -32768, 32767).astype(np.int16)
+    if encoding == "audio/pcmu":
+        return int16_to_mulaw(samples).tobytes()
+    if encoding == "audio/pcma":
+        return int16_to_alaw(samples).tobytes()
+    return samples.astype("<i2").tobytes()
+
+
+def chunk_speech(speech: Speech, *, chunk_seconds: float = 0.05, encoding: str = "audio/pcm") -> list[bytes]:
+    """Split speech into ``reply.audio`` payloads of `chunk_seconds` each (the last may be shorter).
+
+    At the defaults a chunk is 2,400 bytes (50 ms of 24 kHz PCM16); for ``audio/pcmu``/``audio/pcma``
+    the whole reply is encoded first (one resampling pass, no edge clicks), then cut into 400-byte chunks.
+
+    Args:
+        speech: The reply's speech.
+        chunk_seconds: Audio per chunk in seconds; pace sending at one chunk per `chunk_seconds`.
+        encoding: The session's ``output.format.encoding``.
+
+    Returns:
+        The chunks, in order; together they hold every sample.
+
+    Raises:
+        AgentOptionError: `chunk_seconds` is not positive or gives less than one sample, or bad encoding.
+    """
+    rate = _check_encoding(encoding)
+    width = 2 if encoding == "audio/pcm" else 1
+    if not chunk_seconds > 0:
+        raise AgentOptionError(f"chunk_seconds={chunk_seconds!r} must be a positive number of seconds (e.g. 0.05)")
+    per = round(chunk_seconds * rate)
+    if per < 1:
+        raise AgentOptionError(f"chunk_seconds={chunk_seconds!r} is shorter than one sample at {rate} Hz")
+    data = encode_for(encoding, speech.pcm, samplerate=speech.samplerate)
+    step = per * width
+    return [data[i : i + step] for i in range(0, len(data), step)]

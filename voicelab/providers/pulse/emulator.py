@@ -1,0 +1,426 @@
+"""The Smallest AI Pulse real-time STT emulator (``/waves/v1/stt/live``, ``/waves/v1/pulse/get_text``).
+
+The wire format comes from `voicelab.providers.pulse` (upgrade check, frame classification,
+message builders); this module adds the behaviour of protocols.md §1.6: interims while speech
+arrives, finals on endpointing / ``eou_timeout_ms`` / word counts / ``finalize`` /
+``close_stream``, VAD events, and every encoding at every allowed rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import re
+import uuid
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from voicelab.emulator.audio_in import make_decoder
+from voicelab.emulator.recognizers import Endpointing, Final, Partial, SpeechEnd, SpeechStart
+from voicelab.emulator.server import ConnectionContext, Route, UpgradeRequest
+from voicelab.errors import CodecError
+from voicelab.protocols.events import Utterance, Word
+from voicelab.protocols.wire import JsonMessage
+from voicelab.providers import pulse as wire
+from voicelab.providers.pulse import PulseSessionConfig
+
+__all__ = ["FINALIZE_ON_WORDS", "INTERIM_EVERY_CHUNKS", "PATHS", "PulseHandler", "route"]
+
+logger = logging.getLogger("voicelab.providers.pulse.emulator")
+
+#: Paths served (the last one is the pre-2026 host's path, an alias of get_text).
+PATHS: tuple[str, ...] = ("/waves/v1/stt/live", "/waves/v1/pulse/get_text", "/api/v1/pulse/get_text")
+#: Words after which ``finalize_on_words`` ends a final (the vendor probe saw at most ~10) [VND §1.6].
+FINALIZE_ON_WORDS = 10
+#: While in speech, an interim goes out at least every this many audio chunks (repeating the text if needed).
+INTERIM_EVERY_CHUNKS = 3
+#: ... and at most once per this many wall seconds (a coalesced batch never repeats the interim just sent).
+INTERIM_REPEAT_GAP = 0.3
+#: After a word-count trigger, wait at most this many audio seconds for a pause before cutting anyway.
+WORD_CUT_MAX_WAIT = 3.0
+#: The word-count cut waits for a pause at least this long (seconds) …
+WORD_CUT_PAUSE = 0.08
+#: … where "quiet" means 10 ms frames below this share of the recent peak level.
+QUIET_RATIO = 0.12
+#: A speech start this soon (audio seconds) after a forced final continues the same acoustic speech.
+VAD_CONTINUATION = 1.0
+#: Most audio seconds coalesced into one engine call when audio queues up (e.g. a replay after a reconnect).
+MAX_BATCH_SECONDS = 1.0
+_PUNCT = re.compile(r"[.,?!]")
+
+
+def _rejection_body(status: int, request_id: str) -> JsonMessage:
+    bodies: dict[int, JsonMessage] = {
+        400: {"error": "Bad request", "request_id": request_id},
+        401: {"error": "unauthorized"},
+        403: {"error": "Forbidden: this key has no access to Pulse streaming", "request_id": request_id},
+        429: {"error": "Rate limit exceeded. Please retry after a short backoff.", "request_id": request_id},
+        500: {"error": "Internal server error"},
+        503: {"error": "Service temporarily unavailable. Please retry.", "request_id": request_id},
+    }
+    return bodies.get(status, {"error": "error", "request_id": request_id})
+
+
+def _accept(req: UpgradeRequest) -> Any:
+    return wire.accept_upgrade(
+        path=req.route, query=req.query, headers=req.headers, api_keys=[req.server.api_key], request_id=req.request_id
+    )
+
+
+def _error_frame(message: str) -> JsonMessage:
+    return wire.build_error(message=message)
+
+
+async def handle(conn: Any, ctx: ConnectionContext) -> None:
+    """Serve one Pulse connection (the provider handler)."""
+    await PulseHandler(ctx).run()
+
+
+def route() -> Route:
+    """Return the Pulse `Route` for `EmulatorServer` (named by `voicelab.providers.pulse.SPEC`)."""
+    return Route(
+        name=wire.PROVIDER,
+        paths=PATHS,
+        accept=_accept,
+        handle=handle,
+        error_frame=_error_frame,
+        rejection_body=_rejection_body,
+    )
+
+
+@dataclasses.dataclass
+class _Item:
+    kind: str  # "audio" | "finalize" | "close"
+    samples: np.ndarray | None = None
+    now: float = 0.0
+
+
+class PulseHandler:
+    """One Pulse connection: a receive loop feeding an engine loop through an ordered queue.
+
+    Args:
+        ctx: The connection context (its ``config`` is the `PulseSessionConfig`).
+    """
+
+    def __init__(self, ctx: ConnectionContext) -> None:
+        self.ctx = ctx
+        self.cfg: PulseSessionConfig = ctx.config
+        self.session_id = str(uuid.uuid4())
+        ctx.session_id = self.session_id
+        self.stream: Any = None
+        self._items: deque[_Item] = deque()
+        self._wake = asyncio.Event()
+        self.ending = False
+        self.finals: list[str] = []
+        self.partial_text = ""
+        self.in_utterance = False
+        self.chunks_since_interim = 0
+        self._word_cut_since: float | None = None
+        self._level = 0.0
+        self._tail_rms = 0.0
+        self._quiet_run = 0.0
+        self._last_interim_at = 0.0
+        self._pending_end: float | None = None  # VAD: speech end hidden by a forced final
+        self._pending_at = 0.0
+
+    # ----------------------------------------------------------------- set-up
+
+    def _endpointing(self) -> Endpointing:
+        base = getattr(self.ctx.recognizer, "endpointing", None)
+        if not isinstance(base, Endpointing):
+            base = Endpointing()
+        eou = self.cfg.eou_timeout_ms / 1000.0
+        hangover = min(base.hangover, eou) if self.cfg.endpointing else eou
+        return dataclasses.replace(base, hangover=max(0.05, min(10.0, hangover)))
+
+    async def run(self) -> None:
+        """Serve the connection until it closes."""
+        ctx, cfg = self.ctx, self.cfg
+        logger.info(
+            "pulse session %s: %s, %s @ %d Hz, language=%s",
+            self.session_id,
+            cfg.endpoint,
+            cfg.encoding,
+            cfg.sample_rate,
+            cfg.language,
+        )
+        if cfg.ignored:
+            logger.debug("pulse session %s ignores unknown parameters %s", self.session_id, sorted(cfg.ignored))
+        try:
+            decoder = make_decoder(encoding=cfg.encoding, samplerate=cfg.sample_rate)
+        except CodecError as exc:
+            await ctx.fail(str(exc), code=1011)
+            return
+        self.stream = await ctx.run_engine(
+            ctx.recognizer.open,
+            samplerate=decoder.output_rate,
+            word_times=cfg.word_timestamps or cfg.sentence_timestamps,
+            partials=True,
+            endpointing=self._endpointing(),
+        )
+        engine = asyncio.create_task(self._engine_loop())
+        try:
+            async for frame in ctx.frames():
+                if self.ending or engine.done():
+                    continue
+                kind = wire.classify_client_frame(frame)
+                if isinstance(kind, wire.AudioFrame):
+                    if not kind.data:
+                        continue
+                    if await ctx.count_chunk():
+                        break
+                    try:
+                        samples = decoder.decode(kind.data)
+                    except CodecError as exc:
+                        await ctx.fail(
+                            f"invalid audio for encoding={cfg.encoding}: {exc}", code=wire.CLOSE_INVALID_FRAME
+                        )
+                        break
+                    self._push(_Item("audio", samples, ctx.clock()))
+                elif isinstance(kind, wire.ControlFrame):
+                    if kind.ends_stream:
+                        self.ending = True
+                        self._push(_Item("close"))
+                    else:
+                        self._push(_Item("finalize"))
+                else:
+                    await ctx.fail(kind.reason, code=kind.close_code)
+                    break
+            # The socket is closed, or closing after a fault or an error: nothing the engine does from
+            # now on can reach the client, so queued audio is dropped and the engine task is cancelled
+            # below at once, not awaited (a client gone during ``close_stream`` used to keep the shared
+            # engine busy for up to 60 s). Only an engine call already running finishes.
+            self._items.clear()
+        finally:
+            if not engine.done():
+                engine.cancel()
+            await asyncio.gather(engine, return_exceptions=True)
+            stream, self.stream = self.stream, None
+            if stream is not None:
+                await ctx.run_engine(stream.close)
+
+    def _push(self, item: _Item) -> None:
+        self._items.append(item)
+        self._wake.set()
+
+    # ----------------------------------------------------------------- engine side
+
+    async def _next_batch(self) -> list[_Item]:
+        while not self._items:
+            self._wake.clear()
+            await self._wake.wait()
+        first = self._items.popleft()
+        batch = [first]
+        if first.kind == "audio":  # coalesce queued audio: a slow engine catches up in few calls
+            # ... of at most MAX_BATCH_SECONDS each, so a replayed burst yields its finals as they are
+            # decoded, and a dropped connection's cancel waits for one short engine call at most
+            size = len(first.samples) if first.samples is not None else 0
+            limit = MAX_BATCH_SECONDS * self.stream.samplerate
+            while self._items and self._items[0].kind == "audio":
+                nxt = self._items[0].samples
+                n = len(nxt) if nxt is not None else 0
+                if size + n > limit:
+                    break
+                batch.append(self._items.popleft())
+                size += n
+        return batch
+
+    async def _engine_loop(self) -> None:
+        ctx = self.ctx
+        try:
+            while not ctx.closing:
+                batch = await self._next_batch()
+                first = batch[0]
+                if first.kind == "audio":
+                    await self._audio(batch)
+                elif first.kind == "finalize":
+                    await self._flush(reason="finalize")
+                else:
+                    await self._flush(reason="close")
+                    await ctx.close(wire.CLOSE_AFTER_LAST, "")
+                    return
+        except Exception:
+            logger.exception("pulse session %s: engine failed", self.session_id)
+            await ctx.fail("internal emulator error in the recognizer", code=1011)
+
+    async def _audio(self, batch: list[_Item]) -> None:
+        ctx = self.ctx
+        parts = [b.samples for b in batch if b.samples is not None and len(b.samples)]
+        if not parts:
+            return
+        samples = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        started = ctx.clock()
+        events = await ctx.run_engine(self.stream.accept, samples, now=batch[-1].now)
+        slowdown = ctx.faults.slowdown
+        if slowdown:
+            target = len(samples) / self.stream.samplerate * slowdown
+            spent = ctx.clock() - started
+            if target > spent:
+                await asyncio.sleep(target - spent)
+        self.chunks_since_interim += len(batch)
+        await self._events(events, reason=None)
+        self._track_level(samples)
+        if (
+            self.in_utterance
+            and self.partial_text
+            and self.chunks_since_interim >= INTERIM_EVERY_CHUNKS
+            and ctx.clock() - self._last_interim_at >= INTERIM_REPEAT_GAP
+        ):
+            await self._send_interim(self.partial_text)
+        await self._vad_pending_check()
+        await self._word_limits()
+
+    def _track_level(self, samples: np.ndarray) -> None:
+        frame = max(1, self.stream.samplerate // 100)
+        n = len(samples) // frame
+        if n:
+            rms = np.sqrt(np.mean(samples[: n * frame].reshape(n, frame) ** 2, axis=1))
+            self._level = max(self._level * (0.98**n), float(rms.max()))
+            self._tail_rms = float(np.sqrt(np.mean(samples[-min(len(samples), 3 * frame) :] ** 2)))
+            # how long the audio has been quiet at its end (10 ms frames), across calls
+            loud = np.flatnonzero(rms >= QUIET_RATIO * self._level)
+            tail = n if not len(loud) else n - 1 - int(loud[-1])
+            self._quiet_run = (self._quiet_run + tail / 100) if tail == n else tail / 100
+        else:
+            self._tail_rms = float(np.sqrt(np.mean(samples**2))) if len(samples) else 0.0
+
+    async def _word_limits(self) -> None:
+        words = len(self.partial_text.split())
+        if not words:
+            self._word_cut_since = None
+            return
+        if self.cfg.max_words is not None and words >= self.cfg.max_words:
+            await self._flush(reason="words")
+            return
+        if self.cfg.finalize_on_words and words >= FINALIZE_ON_WORDS:
+            now_audio = self.stream.audio_time
+            if self._word_cut_since is None:
+                self._word_cut_since = now_audio
+            quiet = self._quiet_run >= WORD_CUT_PAUSE  # a pause between words, not a stop consonant
+            if quiet or now_audio - self._word_cut_since >= WORD_CUT_MAX_WAIT:
+                await self._flush(reason="words")
+
+    async def _flush(self, *, reason: str) -> None:
+        """Force a final: ``finalize`` (client), ``close`` (close_stream / end) or ``words`` (word limits)."""
+        events = await self.ctx.run_engine(self.stream.flush, now=self.ctx.clock())
+        self._word_cut_since = None
+        await self._events(events, reason=reason)
+
+    # ----------------------------------------------------------------- events → messages
+
+    def _fmt(self, text: str) -> str:
+        if not self.cfg.punctuate:
+            text = _PUNCT.sub("", text)
+        if not self.cfg.capitalize:
+            text = text.lower()
+        return text.strip()
+
+    async def _send_interim(self, text: str) -> None:
+        self.chunks_since_interim = 0
+        self._last_interim_at = self.ctx.clock()
+        msg = wire.build_transcription(
+            config=self.cfg, session_id=self.session_id, transcript=self._fmt(text), is_final=False
+        )
+        await self.ctx.send(msg)
+
+    async def _events(self, events: list[Any], *, reason: str | None) -> None:
+        finals: list[Final] = []
+        for ev in events:
+            if isinstance(ev, SpeechStart):
+                self.in_utterance = True
+                await self._vad_start(ev.t)
+            elif isinstance(ev, Partial):
+                self.partial_text = ev.text
+                await self._send_interim(ev.text)
+            elif isinstance(ev, Final):
+                finals.append(ev)
+                if reason is None:
+                    await self._send_final([ev], reason=None)
+                    finals = []
+            elif isinstance(ev, SpeechEnd):
+                self.in_utterance = False
+                if reason is None:
+                    await self._vad_end(ev.t)
+                elif reason != "close":
+                    self._pending_end, self._pending_at = ev.t, self.stream.audio_time
+        if reason is not None:
+            self.in_utterance = False
+            if finals or reason in ("finalize", "close"):
+                await self._send_final(finals, reason=reason)
+
+    async def _send_final(self, finals: list[Final], *, reason: str | None) -> None:
+        text = " ".join(f.text.strip() for f in finals).strip()
+        words = [
+            Word(
+                word=self._fmt(w.word) or w.word,
+                start=round(w.start, 3),
+                end=round(w.end, 3),
+                confidence=round(w.confidence, 3),
+            )
+            for f in finals
+            for w in f.words
+        ]
+        shown = self._fmt(text)
+        if shown:
+            self.finals.append(shown)
+        msg = wire.build_transcription(
+            config=self.cfg,
+            session_id=self.session_id,
+            transcript=shown,
+            is_final=True,
+            is_last=reason == "close",
+            from_finalize=reason == "finalize",
+            words=words,
+            utterances=self._utterances(finals, words),
+            full_transcript=" ".join(self.finals),
+            redacted_entities=[],
+        )
+        self.partial_text = ""
+        self.chunks_since_interim = 0
+        await self.ctx.send(msg)
+
+    def _utterances(self, finals: list[Final], words: list[Word]) -> list[Utterance]:
+        if not self.cfg.sentence_timestamps or not finals:
+            return []
+        if not words:
+            return [Utterance(text=self._fmt(f.text), start=round(f.start, 3), end=round(f.end, 3)) for f in finals]
+        out: list[Utterance] = []
+        current: list[Word] = []
+        for w in words:
+            current.append(w)
+            if w.word.endswith((".", "?", "!")):
+                out.append(self._utterance(current))
+                current = []
+        if current:
+            out.append(self._utterance(current))
+        return out
+
+    @staticmethod
+    def _utterance(words: list[Word]) -> Utterance:
+        return Utterance(text=" ".join(w.word for w in words), start=words[0].start, end=words[-1].end)
+
+    # ----------------------------------------------------------------- VAD events
+
+    async def _vad_start(self, t: float) -> None:
+        if self._pending_end is not None:
+            pending, self._pending_end = self._pending_end, None
+            if t - pending <= VAD_CONTINUATION:
+                return  # the same acoustic speech goes on after a forced final
+            await self._vad_send(False, pending)
+        await self._vad_send(True, t)
+
+    async def _vad_end(self, t: float) -> None:
+        self._pending_end = None
+        await self._vad_send(False, t)
+
+    async def _vad_pending_check(self) -> None:
+        if self._pending_end is not None and self.stream.audio_time - self._pending_at > VAD_CONTINUATION:
+            pending, self._pending_end = self._pending_end, None
+            await self._vad_send(False, pending)
+
+    async def _vad_send(self, started: bool, t: float) -> None:
+        if self.cfg.vad_events:
+            await self.ctx.send(wire.build_speech_event(started=started, session_id=self.session_id, timestamp=t))

@@ -1,0 +1,382 @@
+"""Smallest Pulse connection setup.
+
+Client URL and auth, the server's upgrade validation, and explanations of handshake HTTP statuses
+and close codes (protocols.md §1.1, §1.2, §1.12, §1.13).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Collection, Mapping
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from voicelab.protocols.errors import ParameterError
+from voicelab.protocols.events import Closed, Error
+from voicelab.protocols.redaction import SecretHeaders, SecretURL, with_query
+from voicelab.protocols.wire import (
+    ConnectRequest,
+    Explanation,
+    HandshakeRejection,
+    bearer_token,
+    lower_headers,
+    parse_query,
+)
+from voicelab.providers.pulse.messages import PROVIDER
+from voicelab.providers.pulse.params import (
+    ENDPOINTS,
+    HOSTS,
+    MISSING_MODEL_MESSAGE,
+    PULSE_PRO_MESSAGE,
+    Endpoint,
+    PulseParams,
+    PulseSessionConfig,
+    Region,
+    decode_query,
+    region_violation,
+)
+
+__all__ = [
+    "AuthMethod",
+    "accept_upgrade",
+    "build_connect",
+    "build_url",
+    "closed",
+    "explain_close",
+    "explain_http_status",
+    "handshake_error",
+]
+
+logger = logging.getLogger("voicelab.providers.pulse")
+
+AuthMethod = Literal["bearer", "token", "api_key"]
+AUTH_METHODS: tuple[str, ...] = ("bearer", "token", "api_key")
+#: Legacy alias path some clients still use [DOC-old §1.1]; the server half accepts it as ``legacy``.
+OLD_LEGACY_PATH = "/api/v1/pulse/get_text"
+
+
+def build_url(
+    *,
+    params: PulseParams | None = None,
+    endpoint: Endpoint = "live",
+    region: Region = "india",
+    base_url: str | None = None,
+) -> str:
+    """Build a Pulse WebSocket URL without credentials.
+
+    Args:
+        params: Query parameters (defaults to ``PulseParams()``, i.e. only ``model=pulse`` on live).
+        endpoint: ``"live"`` (``/waves/v1/stt/live``) or ``"legacy"`` (``/waves/v1/pulse/get_text``).
+        region: ``"india"`` (``api.smallest.ai``) or ``"us"`` (``api.us.smallest.ai``);
+            ignored with ``base_url``.
+        base_url: ``ws://host:port`` or ``wss://host`` to use instead of the vendor host (e.g. the emulator).
+
+    Returns:
+        The URL.
+
+    Raises:
+        ParameterError: Bad endpoint, region, or a ``base_url`` that is not ``ws://``/``wss://``.
+    """
+    params = params or PulseParams()
+    if endpoint not in ENDPOINTS:
+        raise ParameterError(param="endpoint", value=endpoint, allowed=tuple(ENDPOINTS))
+    if base_url is None:
+        if region not in HOSTS:
+            raise ParameterError(param="region", value=region, allowed=tuple(HOSTS))
+        root = f"wss://{HOSTS[region]}"
+    else:
+        scheme = urlsplit(base_url).scheme
+        if scheme not in ("ws", "wss"):
+            raise ParameterError(
+                param="base_url",
+                value=base_url,
+                allowed="a ws:// or wss:// URL",
+                hint="https:// and http:// are not WebSocket URLs; use wss://api.smallest.ai",
+            )
+        root = base_url.rstrip("/")
+    return with_query(root + ENDPOINTS[endpoint], params.to_query(endpoint=endpoint))
+
+
+def build_connect(
+    *,
+    api_key: str,
+    params: PulseParams | None = None,
+    endpoint: Endpoint = "live",
+    region: Region = "india",
+    base_url: str | None = None,
+    auth: AuthMethod = "bearer",
+    check_region: bool = True,
+    extra_headers: Mapping[str, str] | None = None,
+) -> ConnectRequest:
+    """Build the upgrade request: URL, auth and headers.
+
+    Args:
+        api_key: The API key or short-lived access token.
+        params: Query parameters.
+        endpoint: ``"live"`` or ``"legacy"``.
+        region: ``"india"`` or ``"us"`` (ignored with ``base_url``).
+        base_url: Override host, e.g. ``ws://127.0.0.1:8765`` for the emulator.
+        auth: ``"bearer"`` (``Authorization: Bearer <key>``, default), ``"token"`` (``?token=``) or
+            ``"api_key"`` (``?api_key=``).
+        check_region: Refuse a language the chosen vendor region does not serve.
+        extra_headers: More upgrade headers.
+
+    Returns:
+        A `ConnectRequest` whose printed forms hide the key.
+    """
+    if not isinstance(api_key, str) or not api_key.strip():
+        raise ParameterError(param="api_key", value="<empty>", allowed="a non-empty API key or access token")
+    if auth not in AUTH_METHODS:
+        raise ParameterError(param="auth", value=auth, allowed=AUTH_METHODS)
+    params = params or PulseParams()
+    if check_region and base_url is None:
+        violation = region_violation(params.language, region)
+        if violation is not None:
+            other = "us" if region == "india" else "india"
+            raise ParameterError(
+                param="language",
+                value=params.language,
+                allowed=f"languages served by region {region!r}",
+                hint=f"use region={other!r} ({HOSTS[other]}) for this language",
+            )
+    url = build_url(params=params, endpoint=endpoint, region=region, base_url=base_url)
+    headers = dict(extra_headers or {})
+    if auth == "bearer":
+        headers["Authorization"] = f"Bearer {api_key}"
+    else:
+        url = with_query(url, {auth: api_key})
+    return ConnectRequest(url=SecretURL(url), headers=SecretHeaders(headers), provider=PROVIDER)
+
+
+# --------------------------------------------------------------------------- server half
+
+
+def _reject(status: int, body: dict[str, Any], request_id: str) -> HandshakeRejection:
+    return HandshakeRejection(
+        status=status, body=body, headers={"content-type": "application/json", "x-request-id": request_id}
+    )
+
+
+def accept_upgrade(
+    *,
+    path: str,
+    query: str | Mapping[str, str] = "",
+    headers: Mapping[str, str] | None = None,
+    api_keys: Collection[str] | None = None,
+    region: Region | None = None,
+    request_id: str | None = None,
+) -> PulseSessionConfig | HandshakeRejection:
+    """Validate an upgrade request as a Pulse server would (before sending ``101``).
+
+    Order of checks: path (404), credentials (401), ``model`` (400), other parameters (400).
+
+    Args:
+        path: The request path (a query string on it is split off and merged with ``query``).
+        query: The query string or mapping.
+        headers: Request headers (any case).
+        api_keys: Accepted credentials; ``None`` accepts any non-empty credential.
+        region: The simulated region, to flag languages it does not serve.
+        request_id: Id for error bodies and ``x-request-id``; a UUID4 by default.
+
+    Returns:
+        The resolved `PulseSessionConfig`, or a `HandshakeRejection` to send instead of ``101``.
+    """
+    rid = request_id or str(uuid.uuid4())
+    split = urlsplit(path)
+    values = parse_query(split.query)
+    values.update(parse_query(query))
+    route = split.path.rstrip("/")
+    endpoint: Endpoint
+    if route == ENDPOINTS["live"]:
+        endpoint = "live"
+    elif route in (ENDPOINTS["legacy"], OLD_LEGACY_PATH):
+        endpoint = "legacy"
+    else:
+        return _reject(404, {"error": f"Not found: {route}", "request_id": rid}, rid)
+
+    hdrs = lower_headers(headers)
+    credential: str | None = None
+    method = "bearer"
+    scheme, header_value = bearer_token(hdrs.get("authorization"))
+    token_q, key_q = values.pop("token", None), values.pop("api_key", None)
+    if header_value is not None:
+        if scheme is None or scheme.lower() != "bearer":
+            logger.info("Pulse handshake rejected: Authorization scheme %r is not Bearer", scheme)
+            return _reject(401, {"error": "unauthorized"}, rid)
+        credential = header_value
+    elif token_q:
+        credential, method = token_q, "token"
+    elif key_q:
+        credential, method = key_q, "api_key"
+    if not credential:
+        return _reject(401, {"message": "Unauthorized: No tokens provided"}, rid)
+    if api_keys is not None and credential not in api_keys:
+        return _reject(401, {"error": "unauthorized"}, rid)
+
+    if endpoint == "live":
+        model = values.get("model")
+        if model == "pulse-pro":
+            return _reject(400, {"error": PULSE_PRO_MESSAGE, "request_id": rid}, rid)
+        if model != "pulse":
+            return _reject(400, {"error": MISSING_MODEL_MESSAGE, "request_id": rid}, rid)
+    try:
+        params, ignored = decode_query(values, endpoint=endpoint)
+    except ParameterError as exc:
+        return _reject(400, {"error": str(exc), "request_id": rid, "details": [{"param": exc.param}]}, rid)
+    return PulseSessionConfig.resolve(
+        params,
+        endpoint=endpoint,
+        auth_method=method,
+        region_violation=region_violation(params.language, region),
+        ignored=ignored,
+    )
+
+
+# --------------------------------------------------------------------------- explanations (client half)
+
+_HTTP: dict[int, tuple[str, str, str, str]] = {
+    400: (
+        "Bad request before the upgrade",
+        "model missing or invalid, model=pulse-pro on the WebSocket, or an invalid parameter",
+        "use model=pulse on /waves/v1/stt/live (Pulse Pro is HTTP only: POST /waves/v1/stt/?model=pulse-pro) "
+        "and check the parameter values",
+        "[DOC] §1.1, §1.12",
+    ),
+    401: (
+        "Unauthorized",
+        "missing or invalid API key, or the wrong Authorization scheme",
+        "use `Authorization: Bearer <key>`, not Token/Key; check the key in the console "
+        "(browsers: `?token=<key>` or a backend proxy)",
+        "[DOC] §1.2, §1.12, §1.13",
+    ),
+    403: (
+        "Forbidden",
+        "valid key without permission: wrong workspace or product, trial or usage limit, "
+        "plan lacks the model, "
+        "or an access token on a route that refuses tokens",
+        "check the plan and workspace of this key; use an API key on /pulse/get_text",
+        "[DOC] §1.12",
+    ),
+    429: (
+        "Rate or concurrency limit",
+        "too many requests or concurrent sessions (Standard plan: 100 concurrent streams)",
+        "back off exponentially from 500 ms, doubling up to 30 s; honour Retry-After",
+        "[DOC] §1.8, §1.12",
+    ),
+    500: (
+        "Server error",
+        "an error inside the provider",
+        "retry with backoff; include the x-request-id header value in a support ticket",
+        "[DOC] §1.12",
+    ),
+    503: (
+        "Service unavailable",
+        "worker temporarily unavailable",
+        "retry with backoff",
+        "[DOC] §1.12",
+    ),
+}
+
+_CLOSE: dict[int, tuple[str, str, str, str]] = {
+    1000: (
+        "Normal close",
+        "the session ended normally (after the is_last final, or the client closed)",
+        "nothing to fix; wait for is_last:true before closing so the transcript is not truncated",
+        "[DOC] §1.6, §1.12 (server code after is_last is [INF])",
+    ),
+    1006: (
+        "Connection dropped without a close frame",
+        "network instability, a server timeout, invalid audio, or a handshake failure seen by a browser",
+        "reconnect with exponential backoff (close code != 1000); "
+        "check the URL is wss:// and the key is valid",
+        "[DOC] §1.13",
+    ),
+    1008: (
+        "Policy violation: concurrency limit reached",
+        "more concurrent streaming sessions than the plan allows",
+        "close idle sessions, back off and retry, or raise the plan's limit",
+        "[DOC] §1.8",
+    ),
+    1011: (
+        "Server internal error",
+        "the provider hit an error during the session (not documented for Pulse)",
+        "reconnect with backoff; report the session_id and time to support",
+        "[INF] §1.12",
+    ),
+}
+
+
+def _explain(table: Mapping[int, tuple[str, str, str, str]], code: int,
+             default: tuple[str, str, str, str]) -> Explanation:
+    title, cause, fix, evidence = table.get(code, default)
+    return Explanation(code=code, title=title, cause=cause, fix=fix, evidence=evidence)
+
+
+def explain_http_status(status: int) -> Explanation:
+    """Explain a handshake HTTP status for Pulse.
+
+    Args:
+        status: The HTTP status the upgrade got instead of 101.
+
+    Returns:
+        The explanation (a generic one for unlisted statuses).
+    """
+    return _explain(_HTTP, status, (
+        f"Unexpected HTTP {status}",
+        "the upgrade was refused",
+        "check the URL (wss://api.smallest.ai/waves/v1/stt/live?model=pulse) and the key",
+        "",
+    ))
+
+
+def explain_close(code: int) -> Explanation:
+    """Explain a WebSocket close code for Pulse.
+
+    Args:
+        code: The close code.
+
+    Returns:
+        The explanation (a generic one for unlisted codes).
+    """
+    return _explain(_CLOSE, code, (
+        f"Close code {code}",
+        "not documented for Pulse",
+        "reconnect with backoff if the session was not over",
+        "[UNK] §1.12",
+    ))
+
+
+def handshake_error(*, status: int, body: str | bytes | None = None) -> Error:
+    """Turn a refused upgrade into a fatal `Error` event with the explanation and fix.
+
+    Args:
+        status: The HTTP status.
+        body: The response body, if any (kept as ``raw``).
+
+    Returns:
+        The error event (``code`` is the status as a string).
+    """
+    exp = explain_http_status(status)
+    return Error(
+        provider=PROVIDER,
+        raw=body,
+        code=str(status),
+        message=f"{exp.title}: {exp.cause}",
+        fatal=True,
+        fix=exp.fix,
+    )
+
+
+def closed(*, code: int, reason: str = "") -> Closed:
+    """Build the `Closed` event for a Pulse close code, with its explanation.
+
+    Args:
+        code: The close code.
+        reason: The close reason.
+
+    Returns:
+        The event; ``clean`` is True for 1000.
+    """
+    exp = explain_close(code)
+    return Closed(provider=PROVIDER, code=code, reason=reason, explanation=str(exp), clean=code == 1000)

@@ -1,0 +1,514 @@
+"""Smallest Pulse query parameters: one table, used to encode (client) and decode (server).
+
+`PulseParams` is what a client asks for (``None`` = not sent, the server default applies);
+`PulseSessionConfig` is the resolved configuration a server applies, with per-endpoint
+defaults filled in (protocols.md §1.3).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
+
+from voicelab.encoding_names import ENCODING_ALIASES
+from voicelab.protocols.errors import ParameterError
+
+__all__ = [
+    "BOOL_PARAMS",
+    "ENCODINGS",
+    "ENDPOINTS",
+    "EU_BETA_LANGUAGES",
+    "LANGUAGES",
+    "PULSE_PRO_MESSAGE",
+    "SAMPLE_RATES",
+    "US_ONLY_LANGUAGES",
+    "INDIA_ONLY_LANGUAGES",
+    "Endpoint",
+    "PulseParams",
+    "PulseSessionConfig",
+    "Region",
+    "decode_query",
+    "encode_keywords",
+    "region_violation",
+]
+
+logger = logging.getLogger("voicelab.providers.pulse")
+
+Endpoint = Literal["live", "legacy"]
+Region = Literal["india", "us"]
+
+#: URL path of each endpoint [DOC §1.1].
+ENDPOINTS: dict[str, str] = {"live": "/waves/v1/stt/live", "legacy": "/waves/v1/pulse/get_text"}
+#: Host of each region [DOC §1.1].
+HOSTS: dict[str, str] = {"india": "api.smallest.ai", "us": "api.us.smallest.ai"}
+
+SINGLE_LANGUAGES: tuple[str, ...] = (
+    "en",
+    "hi",
+    "de",
+    "es",
+    "ru",
+    "it",
+    "fr",
+    "nl",
+    "pt",
+    "zh",
+    "yue",
+    "ja",
+    "ko",
+    "gu",
+    "mr",
+    "or",
+    "bn",
+    "ta",
+    "te",
+    "kn",
+    "ml",
+)
+#: Every accepted ``language`` value: 21 codes, the aggregators, and the probe-observed ones [DOC/VND §1.3].
+LANGUAGES: tuple[str, ...] = (
+    *SINGLE_LANGUAGES,
+    "north_indic",
+    "multi-asian",
+    "multi-south-indic",
+    "multi-eu",
+    "multi",
+)
+EU_BETA_LANGUAGES: frozenset[str] = frozenset({"de", "es", "ru", "it", "fr", "nl", "pt"})
+#: Languages served only by the US host [DOC §1.1, S27].
+US_ONLY_LANGUAGES: frozenset[str] = frozenset({"zh", "yue", "ja", "ko", "multi-asian"})
+#: Languages served only by the India host [DOC §1.1, S28].
+INDIA_ONLY_LANGUAGES: frozenset[str] = frozenset({"ta", "te", "kn", "ml", "multi-south-indic"})
+SAMPLE_RATES: tuple[int, ...] = (8000, 16000, 22050, 24000, 44100, 48000)
+ENCODINGS: tuple[str, ...] = ("linear16", "linear32", "alaw", "mulaw", "opus", "ogg_opus")
+#: voicelab's encoding aliases, mapped to Pulse wire names (float32 has no Pulse name and stays invalid).
+_ENCODING_ALIASES = ENCODING_ALIASES
+MODELS: tuple[str, ...] = ("pulse",)
+NUMERALS: tuple[str, ...] = ("true", "false", "auto")
+PULSE_PRO_MESSAGE = "Pulse Pro has no streaming transport. Use POST /waves/v1/stt/?model=pulse-pro instead."
+MISSING_MODEL_MESSAGE = "Missing required query param: model. Supported values: pulse | pulse-pro."
+MAX_KEYWORDS = 10_000
+_EXTERNAL_ID_RE = re.compile(r"^[a-zA-Z0-9_\-.]+$")
+
+#: Boolean parameters and their defaults on (live, legacy) [DOC §1.3].
+BOOL_PARAMS: dict[str, tuple[bool | None, bool | None]] = {
+    "word_timestamps": (False, True),
+    "diarize": (False, False),
+    "sentence_timestamps": (False, False),
+    "full_transcript": (False, False),
+    "endpointing": (True, True),
+    "finalize_on_words": (True, True),
+    "vad_events": (False, False),
+    "vad": (None, None),
+    "format": (True, True),
+    "punctuate": (True, True),
+    "capitalize": (True, True),
+    "itn_normalize": (False, False),
+    "redact_pii": (False, False),
+    "redact_pci": (False, False),
+    "emotion_detection": (None, None),
+    "gender_detection": (None, None),
+}
+
+
+def _check_bool(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ParameterError(param=name, value=value, allowed=(True, False), hint="pass a Python bool")
+    return value
+
+
+def _check_int(name: str, value: object, lo: int, hi: int | None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo or (hi is not None and value > hi):
+        allowed = f"a whole number from {lo} to {hi}" if hi is not None else f"a whole number >= {lo}"
+        raise ParameterError(param=name, value=value, allowed=allowed)
+    return value
+
+
+def _check_language(value: object) -> str:
+    if not isinstance(value, str) or value not in LANGUAGES:
+        raise ParameterError(param="language", value=value, allowed=LANGUAGES)
+    return value
+
+
+def _check_encoding(value: object) -> str:
+    canonical = (
+        _ENCODING_ALIASES.get(value.strip().lower(), value.strip().lower())
+        if isinstance(value, str)
+        else None
+    )
+    if canonical is None or canonical not in ENCODINGS:
+        raise ParameterError(param="encoding", value=value, allowed=ENCODINGS)
+    return canonical
+
+
+def _check_sample_rate(value: object) -> int:
+    if isinstance(value, bool) or value not in SAMPLE_RATES:
+        raise ParameterError(
+            param="sample_rate",
+            value=value,
+            allowed=SAMPLE_RATES,
+            hint="the server does not resample; resample the audio to one of these",
+        )
+    assert isinstance(value, int)
+    return value
+
+
+def encode_keywords(keywords: str | Sequence[str | tuple[str, float]]) -> str:
+    """Validate keywords and encode them as Pulse's one comma-separated string.
+
+    Args:
+        keywords: Either the wire string (``"Blackwell:1,Jensen Huang:2"``) or a sequence of
+            words / ``(word, intensifier)`` pairs.
+
+    Returns:
+        The comma-separated ``word[:intensifier]`` string.
+
+    Raises:
+        ParameterError: Empty, a JSON array, too many entries, or a bad intensifier.
+    """
+    if isinstance(keywords, str):
+        text = keywords.strip()
+        if text.startswith("["):
+            raise ParameterError(
+                param="keywords",
+                value=keywords,
+                allowed="one comma-separated string such as 'Blackwell:1,Jensen Huang:2'",
+                hint="a JSON array is accepted by the server but garbles transcripts (§1.3)",
+            )
+        items = [item for item in text.split(",")]
+    else:
+        items = []
+        for entry in keywords:
+            if isinstance(entry, tuple):
+                word, boost = entry
+                if isinstance(boost, bool) or not isinstance(boost, int | float):
+                    raise ParameterError(param="keywords", value=entry, allowed="(word, number) pairs")
+                items.append(f"{word}:{boost:g}")
+            else:
+                items.append(str(entry))
+    if not items or any(not item.strip() for item in items):
+        raise ParameterError(
+            param="keywords",
+            value=keywords,
+            allowed="non-empty words",
+            hint="omit keywords instead of sending ''",
+        )
+    if len(items) > MAX_KEYWORDS:
+        raise ParameterError(
+            param="keywords", value=f"<{len(items)} keywords>", allowed=f"at most {MAX_KEYWORDS}"
+        )
+    for item in items:
+        term, sep, boost_text = item.rpartition(":") if ":" in item else (item, "", "")
+        if sep:
+            try:
+                level = float(boost_text)
+            except ValueError:
+                raise ParameterError(
+                    param="keywords",
+                    value=item,
+                    allowed="word or word:intensifier with a numeric intensifier",
+                ) from None
+            if level > 5:
+                logger.warning(
+                    "keyword %r has intensifier %s > 5, which tends to hallucinate; use 1-3", term, boost_text
+                )
+    return ",".join(item.strip() for item in items)
+
+
+def _check_external_id(value: object) -> str:
+    if not isinstance(value, str) or not value or len(value) > 128 or not _EXTERNAL_ID_RE.match(value):
+        raise ParameterError(
+            param="external_session_id", value=value, allowed="1-128 characters from [a-zA-Z0-9_-.]"
+        )
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class PulseParams:
+    """Query parameters a client sends; ``None`` means "omit, let the server default apply".
+
+    Every value is validated on construction and raises `ParameterError` naming the parameter.
+    See protocols.md §1.3 for each parameter's meaning.
+    """
+
+    model: str | None = "pulse"
+    language: str | None = None
+    sample_rate: int | None = None
+    encoding: str | None = None
+    word_timestamps: bool | None = None
+    diarize: bool | None = None
+    sentence_timestamps: bool | None = None
+    full_transcript: bool | None = None
+    endpointing: bool | None = None
+    eou_timeout_ms: int | None = None
+    finalize_on_words: bool | None = None
+    max_words: int | None = None
+    vad_events: bool | None = None
+    vad: bool | None = None
+    format: bool | None = None
+    punctuate: bool | None = None
+    capitalize: bool | None = None
+    itn_normalize: bool | None = None
+    redact_pii: bool | None = None
+    redact_pci: bool | None = None
+    keywords: str | None = None
+    external_session_id: str | None = None
+    numerals: str | None = None
+    vad_threshold: float | None = None
+    vad_min_speech_ms: int | None = None
+    emotion_detection: bool | None = None
+    gender_detection: bool | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Validate every field."""
+        if self.model is not None:
+            if self.model == "pulse-pro":
+                raise ParameterError(param="model", value=self.model, allowed=MODELS, hint=PULSE_PRO_MESSAGE)
+            if self.model not in MODELS:
+                raise ParameterError(param="model", value=self.model, allowed=MODELS)
+        if self.language is not None:
+            _check_language(self.language)
+        if self.sample_rate is not None:
+            _check_sample_rate(self.sample_rate)
+        if self.encoding is not None:
+            object.__setattr__(self, "encoding", _check_encoding(self.encoding))
+        for name in BOOL_PARAMS:
+            value = getattr(self, name)
+            if value is not None:
+                _check_bool(name, value)
+        if self.eou_timeout_ms is not None:
+            _check_int("eou_timeout_ms", self.eou_timeout_ms, 100, 10_000)
+        if self.max_words is not None:
+            _check_int("max_words", self.max_words, 1, None)
+        if self.keywords is not None:
+            object.__setattr__(self, "keywords", encode_keywords(self.keywords))
+        if self.external_session_id is not None:
+            _check_external_id(self.external_session_id)
+        if self.numerals is not None and self.numerals not in NUMERALS:
+            raise ParameterError(param="numerals", value=self.numerals, allowed=NUMERALS)
+        if self.vad_threshold is not None and (
+            isinstance(self.vad_threshold, bool)
+            or not isinstance(self.vad_threshold, int | float)
+            or not 0.0 <= self.vad_threshold <= 1.0
+        ):
+            raise ParameterError(
+                param="vad_threshold", value=self.vad_threshold, allowed="a number from 0 to 1"
+            )
+        if self.vad_min_speech_ms is not None:
+            _check_int("vad_min_speech_ms", self.vad_min_speech_ms, 0, None)
+        known = {f.name for f in fields(self)}
+        for key, value in self.extra.items():
+            if key in known or key in ("token", "api_key"):
+                raise ParameterError(
+                    param=f"extra[{key!r}]",
+                    value="<hidden>" if key in ("token", "api_key") else value,
+                    allowed="names of parameters PulseParams does not model",
+                    hint=f"pass {key} as its own argument",
+                )
+            if not isinstance(value, str):
+                raise ParameterError(param=f"extra[{key!r}]", value=value, allowed="a string")
+
+    def to_query(self, *, endpoint: Endpoint = "live") -> dict[str, str]:
+        """Encode the set parameters as query-string values in a stable order.
+
+        ``model`` is sent first on ``live`` and never on ``legacy``; booleans become
+        ``"true"``/``"false"``.
+
+        Args:
+            endpoint: ``"live"`` (``/waves/v1/stt/live``) or ``"legacy"`` (``/waves/v1/pulse/get_text``).
+
+        Returns:
+            The query parameters as strings.
+        """
+        if endpoint not in ENDPOINTS:
+            raise ParameterError(param="endpoint", value=endpoint, allowed=tuple(ENDPOINTS))
+        out: dict[str, str] = {}
+        if endpoint == "live":
+            out["model"] = self.model or "pulse"
+        for f in fields(self):
+            if f.name in ("model", "extra"):
+                continue
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                out[f.name] = "true" if value else "false"
+            elif isinstance(value, float):
+                out[f.name] = f"{value:g}"
+            else:
+                out[f.name] = str(value)
+        out.update(self.extra)
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class PulseSessionConfig:
+    """The configuration a Pulse server applies to one connection, defaults resolved.
+
+    Attributes:
+        endpoint: ``"live"`` or ``"legacy"``.
+        language: The requested language; ``None`` when omitted (routes to ``multi-eu``).
+        sample_rate: Hz.
+        encoding: One of `ENCODINGS`.
+        vad_events: Effective VAD-events switch (``vad_events`` wins over ``vad``).
+        auth_method: ``"bearer"``, ``"token"`` or ``"api_key"``.
+        region_violation: ``"close_without_frame"``/``"language_not_enabled"`` when the
+            language is not served by the region, else ``None``.
+        ignored: Unknown query parameters (accepted and ignored, §1.3).
+    """
+
+    endpoint: Endpoint = "live"
+    model: str | None = "pulse"
+    language: str | None = None
+    sample_rate: int = 16000
+    encoding: str = "linear16"
+    word_timestamps: bool = False
+    diarize: bool = False
+    sentence_timestamps: bool = False
+    full_transcript: bool = False
+    endpointing: bool = True
+    eou_timeout_ms: int = 800
+    finalize_on_words: bool = True
+    max_words: int | None = None
+    vad_events: bool = False
+    format: bool = True
+    punctuate: bool = True
+    capitalize: bool = True
+    itn_normalize: bool = False
+    redact_pii: bool = False
+    redact_pci: bool = False
+    keywords: tuple[tuple[str, float | None], ...] = ()
+    external_session_id: str | None = None
+    numerals: str = "auto"
+    auth_method: str = "bearer"
+    region_violation: str | None = None
+    ignored: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def both_transcript_fields(self) -> bool:
+        """Whether messages carry ``transcription`` as well as ``transcript`` (only on live)."""
+        return self.endpoint == "live"
+
+    @classmethod
+    def resolve(cls, params: PulseParams, *, endpoint: Endpoint = "live", **extra: Any) -> PulseSessionConfig:
+        """Resolve client parameters into the configuration a server would apply.
+
+        Args:
+            params: The parameters as sent.
+            endpoint: Which path the client connected to.
+            **extra: Other `PulseSessionConfig` fields (``auth_method``, ``region_violation``, ``ignored``).
+
+        Returns:
+            The resolved configuration.
+        """
+        column = 0 if endpoint == "live" else 1
+        values: dict[str, Any] = {}
+        for name, defaults in BOOL_PARAMS.items():
+            if name in ("vad", "emotion_detection", "gender_detection"):
+                continue
+            given = getattr(params, name)
+            values[name] = defaults[column] if given is None else given
+        if params.vad_events is None and params.vad is not None:
+            values["vad_events"] = params.vad
+        if not values["format"]:
+            values.update(punctuate=False, capitalize=False, itn_normalize=False)
+        keywords: list[tuple[str, float | None]] = []
+        for item in (params.keywords or "").split(",") if params.keywords else []:
+            word, sep, boost = item.rpartition(":")
+            keywords.append((word, float(boost)) if sep else (item, None))
+        return cls(
+            endpoint=endpoint,
+            model=params.model if endpoint == "live" else None,
+            language=params.language,
+            sample_rate=params.sample_rate or 16000,
+            encoding=params.encoding or "linear16",
+            eou_timeout_ms=params.eou_timeout_ms if params.eou_timeout_ms is not None else 800,
+            max_words=params.max_words,
+            keywords=tuple(keywords),
+            external_session_id=params.external_session_id,
+            numerals=params.numerals or "auto",
+            **values,
+            **extra,
+        )
+
+
+def _decode_bool(name: str, text: str) -> bool:
+    # The server compares with === "true" (§1.3); anything else is false.  Strictness here is an
+    # emulator choice: an obviously wrong value (e.g. "yes") is rejected so tests see it.
+    if text not in ("true", "false"):
+        raise ParameterError(param=name, value=text, allowed=("true", "false"))
+    return text == "true"
+
+
+def _decode_int(name: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ParameterError(param=name, value=text, allowed="a whole number") from None
+
+
+def decode_query(query: Mapping[str, str], *, endpoint: Endpoint) -> tuple[PulseParams, dict[str, str]]:
+    """Decode query-string values into `PulseParams` (server half).
+
+    Args:
+        query: The query parameters as strings (credentials already removed).
+        endpoint: Which path the client connected to.
+
+    Returns:
+        The parameters and a dict of unknown parameters (accepted and ignored).
+
+    Raises:
+        ParameterError: A known parameter has an invalid value.
+    """
+    kwargs: dict[str, Any] = {}
+    ignored: dict[str, str] = {}
+    known = {f.name for f in fields(PulseParams)} - {"extra"}
+    for key, text in query.items():
+        if key not in known:
+            ignored[key] = text
+            continue
+        if key == "model" and endpoint == "legacy":
+            ignored[key] = text
+            continue
+        if key in BOOL_PARAMS:
+            kwargs[key] = _decode_bool(key, text)
+        elif key in ("sample_rate", "eou_timeout_ms", "max_words", "vad_min_speech_ms"):
+            kwargs[key] = _decode_int(key, text)
+        elif key == "vad_threshold":
+            try:
+                kwargs[key] = float(text)
+            except ValueError:
+                raise ParameterError(param=key, value=text, allowed="a number from 0 to 1") from None
+        elif key == "encoding":
+            if text not in ENCODINGS:  # the wire takes exact names, not voicelab's aliases
+                raise ParameterError(param="encoding", value=text, allowed=ENCODINGS)
+            kwargs[key] = text
+        else:
+            kwargs[key] = text
+    if endpoint == "legacy":
+        kwargs["model"] = None
+    return PulseParams(**kwargs), ignored
+
+
+def region_violation(language: str | None, region: Region | None) -> str | None:
+    """Say how a region rejects a language it does not serve (§1.1).
+
+    Args:
+        language: The requested language.
+        region: ``"india"`` (``api.smallest.ai``) or ``"us"`` (``api.us.smallest.ai``), or ``None``.
+
+    Returns:
+        ``"close_without_frame"`` (East Asian on India), ``"language_not_enabled"``
+        (South Indian on US), or ``None``.
+    """
+    if language is None or region is None:
+        return None
+    if region == "india" and language in US_ONLY_LANGUAGES:
+        return "close_without_frame"
+    if region == "us" and language in INDIA_ONLY_LANGUAGES:
+        return "language_not_enabled"
+    return None

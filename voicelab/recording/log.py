@@ -1,0 +1,506 @@
+"""`Recording`: an append-only, timestamped log of one streaming session, on one clock.
+
+Every entry has ``t``, seconds on one monotonic clock since the recording
+started; the first line anchors that clock to wall time. Entries are written
+to a JSONL file as they happen (one line each, flushed), so a crash or a
+``kill -9`` loses at most the entry being written. API keys and tokens never
+reach the file: every string is redacted before it is written.
+
+Entry kinds:
+
+* ``session`` (the first line): provider, endpoint, region, parameters,
+  wall-clock anchor, voicelab version.
+* ``connect`` / ``handshake`` / ``close``: connection attempts, the upgrade
+  result (HTTP status or success; ``audio_offset`` is the stream's audio time
+  at which this connection's audio starts, so provider times can be mapped
+  back after a reconnect), close code and reason.
+* ``chunk``: one audio chunk sent — ``seq``, ``audio_start``/``audio_end``
+  (seconds of audio), ``bytes``.
+* ``send`` / ``recv``: a message out or in, raw (base64 audio payloads are
+  replaced by their length unless ``store_audio=True``).
+* ``gap``: a reconnect gap (audio time continues across it).
+* ``note``: anything else worth keeping (session id, warnings).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import re
+import tempfile
+import threading
+import time
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from voicelab.errors import VoicelabError
+from voicelab.protocols.errors import ProtocolError
+from voicelab.protocols.events import Error, Event, Final, Partial
+from voicelab.protocols.redaction import redact, redact_url
+from voicelab.providers.registry import get_provider
+
+__all__ = ["Entry", "Recording", "RecordingError", "RecordingStats"]
+
+FORMAT_VERSION = 1
+_B64_FIELDS = ("audio", "data")
+_B64_MIN = 64
+_B64_RE = re.compile(r"^[A-Za-z0-9+/=]+$")
+
+
+class RecordingError(VoicelabError):
+    """A recording file could not be written or read."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of a Recording.
+
+    Attributes:
+        t: Seconds since the recording started, on its monotonic clock.
+        kind: ``session``, ``connect``, ``handshake``, ``open``, ``chunk``,
+            ``send``, ``recv``, ``gap``, ``close``, ``note`` or ``error``.
+        data: The entry's fields (JSON values).
+    """
+
+    t: float
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """``data.get(key, default)``."""
+        return self.data.get(key, default)
+
+    def to_json(self) -> str:
+        """The entry as one line of JSON."""
+        return json.dumps({"t": round(self.t, 6), "kind": self.kind, **self.data}, ensure_ascii=False,
+                          separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class RecordingStats:
+    """Counters like the vendors' suggested ``sessionStats``.
+
+    Attributes:
+        chunks_sent: Audio chunks sent.
+        bytes_sent: Audio bytes sent.
+        audio_seconds_sent: Seconds of audio sent.
+        messages_received: Messages received.
+        partials: Non-final transcript messages.
+        finals: Final transcript messages.
+        errors: Error messages received.
+        reconnects: Reconnect gaps.
+        close_codes: Close codes seen, in order.
+    """
+
+    chunks_sent: int
+    bytes_sent: int
+    audio_seconds_sent: float
+    messages_received: int
+    partials: int
+    finals: int
+    errors: int
+    reconnects: int
+    close_codes: tuple[int, ...]
+
+
+def _strip_audio(obj: Any) -> Any:
+    """Replace long base64 audio payloads in a message by a length marker."""
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            if k in _B64_FIELDS and isinstance(v, str) and len(v) >= _B64_MIN and _B64_RE.match(v[:256]):
+                out[k] = {"omitted_base64_chars": len(v)}
+            else:
+                out[k] = _strip_audio(v)
+        return out
+    if isinstance(obj, list):
+        return [_strip_audio(v) for v in obj]
+    return obj
+
+
+#: How `Recording.chunk` keeps a chunk entry: ``(t, seq, audio_start, audio_end, bytes)``.
+_ChunkRow = tuple[float, int, float, float, int]
+
+
+def _chunk_entry(row: _ChunkRow) -> Entry:
+    """The `Entry` of a stored chunk row."""
+    t, seq, audio_start, audio_end, nbytes = row
+    return Entry(t, "chunk", {"seq": seq, "audio_start": audio_start, "audio_end": audio_end, "bytes": nbytes})
+
+
+def _as_entry(item: Entry | _ChunkRow) -> Entry:
+    return item if isinstance(item, Entry) else _chunk_entry(item)
+
+
+def _plain_number(value: object) -> bool:
+    """Whether ``value`` is an int or a finite float whose ``repr`` is its JSON text (no bool, no numpy)."""
+    return type(value) is int or (type(value) is float and math.isfinite(value))
+
+
+def _redact_all(obj: Any, secrets: tuple[str, ...]) -> Any:
+    if isinstance(obj, str):
+        text = redact(obj, secrets) if secrets else obj
+        return redact_url(text) if "://" in text and "?" in text else text
+    if isinstance(obj, dict):
+        return {str(k): _redact_all(v, secrets) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_redact_all(v, secrets) for v in obj]
+    return obj
+
+
+class Recording:
+    """A session log on one monotonic clock, written to JSONL as it grows.
+
+    Args:
+        path: The JSONL file to write (created or truncated); ``None`` keeps
+            the log in memory only.
+        provider: ``pulse`` or ``assemblyai-agent``.
+        endpoint: The URL connected to (credentials are redacted).
+        region: The provider region or host label, if known.
+        params: The session's parameters (query or session config).
+        secrets: Strings that must never be written (API keys, tokens).
+        store_audio: Keep base64 audio payloads inside messages (large).
+        clock: Monotonic clock in seconds (injectable for tests).
+        wall_clock: Wall clock in seconds since the epoch (injectable).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        provider: str,
+        endpoint: str | None = None,
+        region: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        secrets: Iterable[str | None] = (),
+        store_audio: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._secrets = tuple(s for s in secrets if s)
+        self._store_audio = store_audio
+        self._clock = clock
+        self._origin = clock()
+        self._lock = threading.Lock()
+        self._entries: list[Entry | _ChunkRow] = []
+        self._file: IO[str] | None = None
+        self.path = Path(path) if path is not None else None
+        if self.path is not None:
+            try:
+                self._file = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            except OSError as exc:
+                raise RecordingError(f"cannot write the recording to {str(self.path)!r}: {exc}") from exc
+        wall = wall_clock()
+        from voicelab import __version__
+
+        self._append("session", {
+            "version": FORMAT_VERSION,
+            "provider": provider,
+            "endpoint": endpoint,
+            "region": region,
+            "params": dict(params or {}),
+            "wall_clock": wall,
+            "started_at": datetime.fromtimestamp(wall, UTC).isoformat(),
+            "voicelab": __version__,
+        }, t=0.0)
+
+    # -- writing --------------------------------------------------------------------------
+    def now(self) -> float:
+        """Seconds since the recording started, on its monotonic clock."""
+        return self._clock() - self._origin
+
+    def _append(self, kind: str, data: dict[str, Any], *, t: float | None = None) -> Entry:
+        clean = _redact_all(data, self._secrets)
+        with self._lock:
+            entry = Entry(self.now() if t is None else t, kind, clean)
+            self._entries.append(entry)
+            if self._file is not None:
+                self._file.write(entry.to_json() + "\n")
+                self._file.flush()
+        return entry
+
+    def log(self, kind: str, *, t: float | None = None, **fields: Any) -> Entry:
+        """Append an entry of ``kind`` with ``fields``; returns it.
+
+        Args:
+            kind: The entry kind (see the module docstring).
+            t: Its time in recording seconds; defaults to now.
+            **fields: JSON-serialisable fields.
+        """
+        return self._append(kind, fields, t=t)
+
+    def chunk(self, *, seq: int, audio_start: float, audio_end: float, nbytes: int, t: float | None = None) -> Entry:
+        """Record one audio chunk sent: its audio span (seconds) and size (bytes).
+
+        The per-chunk hot path of every stream. Its fields are plain numbers, which redaction never
+        changes, so the line is formatted directly (the same text as `Entry.to_json`) and the entry is
+        kept as a tuple of numbers, which Python's cyclic garbage collector stops tracking: hours of
+        chunks from hundreds of streams add no collector pauses. Reading it gives an `Entry` as usual.
+        Anything else (a string, a numpy scalar, NaN) takes the general, redacting path.
+
+        Args:
+            seq: 0-based chunk number in the stream.
+            audio_start: Audio time where the chunk starts, seconds.
+            audio_end: Audio time where it ends, seconds.
+            nbytes: Size of the chunk's audio, bytes.
+            t: Send time in recording seconds; defaults to now.
+        """
+        when = self.now() if t is None else t
+        if not (_plain_number(when) and _plain_number(seq) and _plain_number(audio_start)
+                and _plain_number(audio_end) and _plain_number(nbytes)):
+            return self._append("chunk", {"seq": seq, "audio_start": audio_start, "audio_end": audio_end,
+                                          "bytes": nbytes}, t=when)
+        row = (when, seq, audio_start, audio_end, nbytes)
+        with self._lock:
+            self._entries.append(row)
+            if self._file is not None:
+                self._file.write(f'{{"t":{round(when, 6)!r},"kind":"chunk","seq":{seq!r},"audio_start":'
+                                 f'{audio_start!r},"audio_end":{audio_end!r},"bytes":{nbytes!r}}}\n')
+                self._file.flush()
+        return _chunk_entry(row)
+
+    def message_out(self, message: str | Mapping[str, Any], *, t: float | None = None) -> Entry:
+        """Record a text message sent (base64 audio inside it is replaced by its length)."""
+        return self._append("send", {"message": self._message(message)}, t=t)
+
+    def message_in(self, message: str | bytes, *, t: float | None = None) -> Entry:
+        """Record a message received, raw."""
+        if isinstance(message, (bytes, bytearray)):
+            return self._append("recv", {"binary_bytes": len(message)}, t=t)
+        return self._append("recv", {"message": self._message(message)}, t=t)
+
+    def _message(self, message: str | Mapping[str, Any]) -> Any:
+        if isinstance(message, str):
+            try:
+                obj = json.loads(message)
+            except ValueError:
+                return message
+        else:
+            obj = dict(message)
+        return obj if self._store_audio else _strip_audio(obj)
+
+    def close(self) -> None:
+        """Close the file (the in-memory log stays readable)."""
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+    def __enter__(self) -> Recording:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading ----------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Recording:
+        """Read a Recording from a JSONL file (a last line cut short by a crash is skipped).
+
+        Args:
+            path: The file written by a Recording.
+
+        Returns:
+            A read-only Recording.
+        """
+        p = Path(path)
+        try:
+            lines = p.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            raise RecordingError(f"no such recording: {str(p)!r}") from None
+        entries: list[Entry] = []
+        for i, line in enumerate(lines):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                if i == len(lines) - 1:  # torn final line after a crash
+                    break
+                raise RecordingError(f"{str(p)!r} line {i + 1} is not JSON; is this a voicelab recording?") from None
+            t = float(obj.pop("t"))
+            entries.append(Entry(t, obj.pop("kind"), obj))
+        if not entries or entries[0].kind != "session":
+            raise RecordingError(f"{str(p)!r} does not start with a session line; is this a voicelab recording?")
+        rec = cls.__new__(cls)
+        rec._secrets = ()
+        rec._store_audio = False
+        rec._clock = time.monotonic
+        rec._origin = 0.0
+        rec._lock = threading.Lock()
+        rec._entries = list(entries)
+        rec._file = None
+        rec.path = p
+        return rec
+
+    @property
+    def entries(self) -> list[Entry]:
+        """All entries, in order (a copy)."""
+        return self.entries_since(0)
+
+    def entries_since(self, start: int) -> list[Entry]:
+        """The entries from position ``start`` on (``len(recording)`` is the next position), in order."""
+        with self._lock:
+            items = self._entries[start:]
+        return [e if isinstance(e, Entry) else _chunk_entry(e) for e in items]
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def header(self) -> Entry:
+        """The ``session`` line."""
+        return _as_entry(self._entries[0])
+
+    @property
+    def provider(self) -> str:
+        """The provider name."""
+        return str(self.header["provider"])
+
+    def of(self, kind: str) -> list[Entry]:
+        """Entries of one kind."""
+        with self._lock:
+            items = list(self._entries)
+        if kind == "chunk":
+            return [_chunk_entry(e) if not isinstance(e, Entry) else e for e in items
+                    if not isinstance(e, Entry) or e.kind == kind]
+        return [e for e in items if isinstance(e, Entry) and e.kind == kind]
+
+    def events(self) -> list[tuple[float, Event]]:
+        """Every received message parsed into voicelab events, with its receive time.
+
+        Returns:
+            ``(t, event)`` pairs in order. Parsing uses the same protocol module
+            as the live client, so a replayed Recording gives the same events.
+        """
+        parse = get_provider(self.provider).parse
+        out: list[tuple[float, Event]] = []
+        offset = 0.0
+        with self._lock:
+            items = list(self._entries)
+        for e in items:
+            if not isinstance(e, Entry):  # a chunk sent
+                continue
+            if e.kind == "handshake" and e.get("ok"):
+                offset = float(e.get("audio_offset") or 0.0)  # a reconnect resumes later in the audio
+            if e.kind != "recv" or e.get("message") is None:
+                continue
+            try:
+                parsed = parse(e["message"])
+            except ProtocolError as exc:  # kept as an error event, as the live client does
+                parsed = [Error(provider=self.provider, raw=e["message"], code="malformed_message",
+                                message=f"the server sent a message that could not be parsed: {exc}")]
+            for ev in parsed:
+                out.append((e.t, _shift(ev, offset) if offset else ev))
+        return out
+
+    @property
+    def stats(self) -> RecordingStats:
+        """Chunks sent, messages received, partials and finals (the vendors' ``sessionStats``)."""
+        chunks = self.of("chunk")
+        evs = [ev for _, ev in self.events()]
+        return RecordingStats(
+            chunks_sent=len(chunks),
+            bytes_sent=sum(int(c["bytes"]) for c in chunks),
+            audio_seconds_sent=max((float(c["audio_end"]) for c in chunks), default=0.0),
+            messages_received=len(self.of("recv")),
+            partials=sum(isinstance(ev, Partial) for ev in evs),
+            finals=sum(isinstance(ev, Final) for ev in evs),
+            errors=sum(ev.kind == "error" for ev in evs),
+            reconnects=len(self.of("gap")),
+            close_codes=tuple(int(c["code"]) for c in self.of("close") if c.get("code") is not None),
+        )
+
+    @property
+    def transcript(self) -> str:
+        """The session transcript: the finals' text joined with spaces."""
+        return " ".join(ev.text.strip() for _, ev in self.events() if isinstance(ev, Final) and ev.text.strip())
+
+    def session_ids(self) -> list[str]:
+        """Every session id the provider reported, in order of appearance."""
+        ids: list[str] = []
+        for _, ev in self.events():
+            sid = getattr(ev, "session_id", None)
+            if sid and sid not in ids:
+                ids.append(sid)
+        return ids
+
+    def summary(self) -> dict[str, Any]:
+        """What a vendor's support team asks for: session ids, close codes, timestamps, endpoint."""
+        h = self.header
+        closes = [{"t": c.t, "code": c.get("code"), "reason": c.get("reason")} for c in self.of("close")]
+        st = self.stats
+        return {
+            "provider": h["provider"],
+            "endpoint": h.get("endpoint"),
+            "region": h.get("region"),
+            "started_at": h.get("started_at"),
+            "session_ids": self.session_ids(),
+            "closes": closes,
+            "duration_seconds": _as_entry(self._entries[-1]).t if self._entries else 0.0,
+            "stats": st.__dict__ | {"close_codes": list(st.close_codes)},
+        }
+
+    def support_bundle(self, path: str | os.PathLike[str]) -> Path:
+        """Write a zip for a vendor's support team: redacted recording, environment and summary.
+
+        Args:
+            path: The ``.zip`` to write (written to a temporary name, then renamed).
+
+        Returns:
+            The path written.
+        """
+        dest = Path(path)
+        env = _environment()
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+        os.close(fd)
+        try:
+            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
+                z.writestr("recording.jsonl", "".join(e.to_json() + "\n" for e in self.entries))
+                z.writestr("summary.json", json.dumps(self.summary(), indent=2))
+                z.writestr("environment.json", json.dumps(env, indent=2))
+            os.replace(tmp, dest)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return dest
+
+    def __repr__(self) -> str:
+        st = self.stats
+        return (f"<Recording {self.provider}: {len(self)} entries, {st.chunks_sent} chunks, "
+                f"{st.partials} partials, {st.finals} finals>")
+
+
+def _shift(ev: Event, offset: float) -> Event:
+    """Move an event's audio times from connection time to stream time."""
+    changes: dict[str, Any] = {}
+    words = getattr(ev, "words", None)
+    if words:
+        changes["words"] = tuple(replace(w, start=w.start + offset, end=w.end + offset) for w in words)
+    if getattr(ev, "audio_time", None) is not None:
+        changes["audio_time"] = ev.audio_time + offset  # type: ignore[attr-defined]
+    return replace(ev, **changes) if changes else ev
+
+
+def _environment() -> dict[str, Any]:
+    from importlib import metadata
+
+    versions: dict[str, str | None] = {}
+    for pkg in ("voicelab", "numpy", "websockets", "soundfile", "soxr", "anywidget", "jupyterlab"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    return {"python": platform.python_version(), "platform": platform.platform(), "packages": versions}

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from voicelab.errors import TargetError
 
-__all__ = ["TARGETS", "Target", "get_target", "register_target"]
+__all__ = ["TARGETS", "Target", "get_target", "register_target", "unregister_target"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,14 @@ def register_target(target: Target, *, aliases: tuple[str, ...] = (), replace: b
     for alias in aliases:
         _ALIASES[alias.strip().lower()] = key
     return target
+
+
+def unregister_target(name: str) -> None:
+    """Remove a registered target and its aliases (nothing happens when it is not registered)."""
+    key = name.strip().lower()
+    TARGETS.pop(key, None)
+    for alias in [a for a, owner in _ALIASES.items() if owner == key]:
+        del _ALIASES[alias]
 
 
 def get_target(target: str | Target) -> Target:

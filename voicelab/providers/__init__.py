@@ -20,7 +20,7 @@ from voicelab.providers import assemblyai_agent, pulse
 from voicelab.providers.assemblyai_agent.spec import SPEC as ASSEMBLYAI_AGENT
 from voicelab.providers.errors import ProviderError, UnknownProviderError
 from voicelab.providers.pulse.spec import SPEC as PULSE
-from voicelab.providers.registry import PLUGINS_ENV, get_provider, provider_names, providers, register
+from voicelab.providers.registry import PLUGINS_ENV, get_provider, provider_names, providers, register, unregister
 from voicelab.providers.spec import Driver, DriverOptions, ProviderSpec, TokenMinting
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "providers",
     "pulse",
     "register",
+    "unregister",
 ]
 
 register(PULSE)

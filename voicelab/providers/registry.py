@@ -12,11 +12,11 @@ import importlib
 import os
 import threading
 
-from voicelab.audio.targets import register_target
+from voicelab.audio.targets import register_target, unregister_target
 from voicelab.providers.errors import ProviderError, UnknownProviderError
 from voicelab.providers.spec import ProviderSpec
 
-__all__ = ["PLUGINS_ENV", "get_provider", "provider_names", "providers", "register"]
+__all__ = ["PLUGINS_ENV", "get_provider", "provider_names", "providers", "register", "unregister"]
 
 #: Environment variable naming extra provider specs (``module:attribute``, comma-separated).
 PLUGINS_ENV = "VOICELAB_PROVIDERS"
@@ -59,6 +59,27 @@ def register(spec: ProviderSpec, *, replace: bool = False) -> ProviderSpec:
         for alias in spec.aliases:
             _ALIASES[_key(alias)] = name
         register_target(spec.target, aliases=spec.aliases, replace=True)
+    return spec
+
+
+def unregister(name: str) -> ProviderSpec:
+    """Remove a registered provider (and its audio target); the inverse of `register`.
+
+    Args:
+        name: The provider's name or alias.
+
+    Returns:
+        The spec that was removed.
+
+    Raises:
+        UnknownProviderError: No such provider.
+    """
+    spec = get_provider(name)
+    with _lock:
+        _REGISTRY.pop(_key(spec.name), None)
+        for alias in [a for a, owner in _ALIASES.items() if owner == _key(spec.name)]:
+            del _ALIASES[alias]
+        unregister_target(spec.target.name)
     return spec
 
 

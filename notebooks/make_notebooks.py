@@ -112,24 +112,28 @@ QUICKSTART = [
     new_markdown_cell(
         "## 3. Stream and watch\n\n"
         "`vl.stream` returns at once; the audio goes out in real time (4096-byte chunks, as Pulse recommends) on "
-        "a background thread, and everything is recorded to `session.jsonl` as it happens. The timeline shows "
+        "a background thread, and everything is recorded to `stream.jsonl` as it happens. The timeline shows "
         "each partial revision (grey) until a final (blue, with word boxes) replaces it; the latency chart "
         "plots how far the transcript trails the audio sent."
     ),
     new_code_cell(
         "# NBVAL_IGNORE_OUTPUT\n"
         "import tempfile\n\n"
-        "record_to = Path(tempfile.mkdtemp()) / 'session.jsonl'\n"
-        "session = vl.stream(clip, provider='pulse', url=server.url, api_key=server.api_key, record=record_to)\n"
-        "timeline = vl.widgets.Timeline(session)\n"
+        "record_to = Path(tempfile.mkdtemp()) / 'stream.jsonl'\n"
+        "stream = vl.stream(clip, provider='pulse', url=server.url, api_key=server.api_key, record=record_to)\n"
+        "timeline = vl.widgets.Timeline(stream)\n"
         "timeline"
     ),
-    new_code_cell("# NBVAL_IGNORE_OUTPUT\nvl.widgets.LatencyChart(session)"),
-    new_markdown_cell("Wait for the last final (Pulse answers `close_stream` with `is_last: true`):"),
+    new_code_cell("# NBVAL_IGNORE_OUTPUT\nvl.widgets.LatencyChart(stream)"),
+    new_markdown_cell(
+        "Wait for the last final (Pulse answers `close_stream` with `is_last: true`). `stream.wait()` blocks the "
+        "cell; voicelab runs streams on its own background loop thread and never patches Jupyter's event loop "
+        "(no nest-asyncio), so `await stream` works too — section 5 uses it."
+    ),
     new_code_cell(
         "# NBVAL_IGNORE_OUTPUT\n"
-        "session.wait()\n"
-        "print(session.transcript)"
+        "stream.wait()\n"
+        "print(stream.transcript)"
     ),
     new_markdown_cell(
         "## 4. Read the metrics\n\n"
@@ -138,11 +142,11 @@ QUICKSTART = [
     ),
     new_code_cell(
         "# NBVAL_IGNORE_OUTPUT\n"
-        "metrics = session.metrics(reference=vl.session.find_reference(SAMPLE))\n"
+        "metrics = stream.metrics(reference=vl.recording.find_reference(SAMPLE))\n"
         "metrics"
     ),
     new_code_cell(
-        "stats = session.recording.stats\n"
+        "stats = stream.recording.stats\n"
         "print('chunks sent:', stats.chunks_sent, '| finals > 0:', stats.finals > 0, '| close codes:', stats.close_codes)"
     ),
     new_markdown_cell(
@@ -152,11 +156,11 @@ QUICKSTART = [
         "twins."
     ),
     new_code_cell(
-        "replayed = vl.replay(record_to).wait()\n"
-        "replayed.transcript == session.transcript"
+        "replayed = await vl.replay(record_to)  # the other way to wait: await, in Jupyter's own loop\n"
+        "replayed.transcript == stream.transcript"
     ),
     new_code_cell("# NBVAL_IGNORE_OUTPUT\nrec = vl.Recording.load(record_to)\nvl.plot.timeline(rec)"),
-    new_code_cell("# NBVAL_IGNORE_OUTPUT\nvl.plot.latency(rec, reference=vl.session.find_reference(SAMPLE))"),
+    new_code_cell("# NBVAL_IGNORE_OUTPUT\nvl.plot.latency(rec, reference=vl.recording.find_reference(SAMPLE))"),
     new_markdown_cell(
         "## 6. Your microphone\n\n"
         "Click **Record**, speak, click **Stop**; then run the next cell. The widget shows the rate the browser "

@@ -12,21 +12,74 @@ Typical use::
     session.metrics()
 
 The I/O layers (`stream`, `serve`, `replay`) are imported on first use, so
-``import voicelab`` stays light and free of asyncio.
+``import voicelab`` stays light and free of asyncio. So are the errors they define:
+every error a caller can meet is importable from here (``except voicelab.ConnectError``),
+and `voicelab.errors` draws the whole hierarchy.
 """
 
 from typing import Any
 
 from voicelab import audio, providers  # providers: registers the built-in providers and their targets
 from voicelab.audio import Clip, RawFormat, Report, inspect, load, save
-from voicelab.errors import VoicelabError
-from voicelab.recording import Recording
+from voicelab.errors import (
+    AudioFormatError,
+    AudioLoadError,
+    ChunkError,
+    CodecError,
+    CodecUnavailableError,
+    ConversionError,
+    TargetError,
+    VoicelabError,
+)
+from voicelab.protocols.errors import MessageError, ParameterError, ProtocolError, SessionConfigError
+from voicelab.providers.errors import ProviderError, UnknownProviderError
+from voicelab.recording import Recording, RecordingError
 
 __all__ = [
+    "AudioFormatError",
+    "AudioLoadError",
+    "AuthenticationError",
+    "ChunkError",
     "Clip",
+    "CodecError",
+    "CodecUnavailableError",
+    "ConnectError",
+    "ConnectionDropped",
+    "ConversionError",
+    "EmulatorError",
+    "FaultSpecError",
+    "HandshakeError",
+    "InsecureContextError",
+    "LiveSourceClosedError",
+    "LiveSourceOverrunError",
+    "LiveSourceTimeoutError",
+    "MessageError",
+    "MicrophoneError",
+    "MicrophonePermissionError",
+    "NoMicrophoneError",
+    "NoTranscriptError",
+    "PacingError",
+    "ParameterError",
+    "ProtocolError",
+    "ProviderError",
+    "RateLimitError",
     "RawFormat",
     "Recording",
+    "RecordingError",
+    "RecordingNotFinishedError",
     "Report",
+    "RetryPolicyError",
+    "SampleRateMismatchError",
+    "ServerClosedError",
+    "ServerConfigError",
+    "ServerStartError",
+    "SessionConfigError",
+    "SessionError",
+    "StreamSetupError",
+    "StreamTimeout",
+    "TargetError",
+    "UnknownProviderError",
+    "ViewError",
     "VoicelabError",
     "__version__",
     "audio",
@@ -51,6 +104,22 @@ _LAZY = {
     "replay": ("voicelab.client", "replay"),
     "serve": ("voicelab.emulator", "serve"),
 }
+# Errors defined where `import voicelab` does not reach (the I/O layers, plot, widgets), by module.
+_LAZY_ERRORS = {
+    "voicelab.client.errors": ("AuthenticationError", "ConnectError", "ConnectionDropped", "HandshakeError",
+                               "NoTranscriptError", "RateLimitError", "ServerClosedError", "SessionError",
+                               "StreamTimeout"),
+    "voicelab.client.front": ("StreamSetupError",),
+    "voicelab.client.pacing": ("PacingError",),
+    "voicelab.client.retry": ("RetryPolicyError",),
+    "voicelab.plot.model": ("ViewError",),
+    "voicelab.widgets.recorder": ("InsecureContextError", "MicrophoneError", "MicrophonePermissionError",
+                                  "NoMicrophoneError", "RecordingNotFinishedError"),
+    "voicelab.widgets.live_source": ("LiveSourceClosedError", "LiveSourceOverrunError", "LiveSourceTimeoutError",
+                                     "SampleRateMismatchError"),
+    "voicelab.emulator.errors": ("EmulatorError", "FaultSpecError", "ServerConfigError", "ServerStartError"),
+}
+_LAZY.update({name: (module, name) for module, names in _LAZY_ERRORS.items() for name in names})
 
 
 def __getattr__(name: str) -> Any:

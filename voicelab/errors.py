@@ -2,6 +2,85 @@
 
 Errors are translated once, at the boundary where they happen, and always say
 three things: *what* value was wrong, *why* it is wrong, and *how* to fix it.
+
+The whole tree, grouped by the module that defines each class. In parentheses:
+the other bases, builtins (so ``except ValueError`` works where it did) or an
+error from another module (then that one is the parent, not the root). Every
+class is also importable as ``voicelab.<Name>`` (``except voicelab.ConnectError``)
+except those marked ``[module only]``: a caller of the top-level functions never
+meets them (the emulator answers them on the wire or wraps them in
+`ServerStartError`); code that uses their modules directly imports them from
+there. tests/test_errors.py checks this drawing against the code::
+
+    VoicelabError
+        voicelab.errors -- audio in, audio out
+            AudioLoadError
+            AudioFormatError (ValueError)
+            CodecError (ValueError)
+                CodecUnavailableError
+            ConversionError (ValueError)
+            ChunkError (ValueError)
+            TargetError (KeyError)
+        voicelab.protocols.errors -- the wire protocols (sans-I/O)
+            ProtocolError
+                ParameterError (ValueError)
+                    SessionConfigError
+                MessageError (ValueError)
+                    ClientEventError [module only]
+                TokenError [module only]
+        voicelab.providers.errors -- the provider registry
+            ProviderError
+                UnknownProviderError (KeyError)
+        voicelab.recording.log -- the Recording file
+            RecordingError
+        voicelab.client.errors -- streaming to an API
+            ConnectError
+                HandshakeError
+                    AuthenticationError
+                    RateLimitError
+                ConnectionDropped
+                ServerClosedError
+            SessionError
+            StreamTimeout (TimeoutError)
+            NoTranscriptError
+        voicelab.client.front -- the arguments of stream()
+            StreamSetupError (ValueError)
+        voicelab.client.pacing
+            PacingError (ValueError)
+        voicelab.client.retry
+            RetryPolicyError (ValueError)
+        voicelab.plot.model -- plots and widgets given the wrong thing
+            ViewError (TypeError)
+        voicelab.widgets.recorder -- the microphone
+            MicrophoneError
+                MicrophonePermissionError (PermissionError)
+                InsecureContextError
+                NoMicrophoneError
+            RecordingNotFinishedError (RuntimeError)
+        voicelab.widgets.live_source -- live audio from the microphone to a stream
+            SampleRateMismatchError (AudioFormatError)
+            LiveSourceClosedError (RuntimeError)
+            LiveSourceOverrunError (BufferError)
+            LiveSourceTimeoutError (TimeoutError)
+        voicelab.emulator.errors -- the local emulator
+            EmulatorError
+                FaultSpecError (ValueError)
+                ServerConfigError (ValueError)
+                ServerStartError (RuntimeError)
+        voicelab.emulator.recognizers.errors -- its speech recognizers
+            RecognizerError [module only]
+                RecognizerOptionError (ValueError) [module only]
+                EngineUnavailableError (ImportError) [module only]
+                ModelNotFoundError (FileNotFoundError) [module only]
+                StreamClosedError (RuntimeError) [module only]
+        voicelab.providers.assemblyai_agent.emulator.errors -- its scripted voice agent
+            AgentError [module only]
+                AgentOptionError (ValueError) [module only]
+                SynthesisError (RuntimeError) [module only]
+                BrainError (ValueError) [module only]
+
+Private exceptions that one module raises and catches itself for control flow
+are not errors and are not drawn.
 """
 
 from __future__ import annotations

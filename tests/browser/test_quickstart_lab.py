@@ -3,7 +3,7 @@
 The notebook (``notebooks/01-quickstart.ipynb``) is copied, without its saved outputs and widget state, into
 ``<lab root>/notebooks/``; ``<lab root>/data`` links to the repository's ``data/`` so its ``../data`` resolves.
 "Run all" streams a 12.8 s sample to the local emulator in real time, so the cell after the Timeline and the
-LatencyChart blocks in ``session.wait()`` while they fill in: the views must render without a kernel round trip.
+LatencyChart blocks in ``stream.wait()`` while they fill in: the views must render without a kernel round trip.
 
 Screenshots go to ``test-artifacts/browser/quickstart-*.png``: one per widget and the whole notebook.
 """
@@ -134,7 +134,7 @@ def shoot(pg: Any, locator: Any, path: Path) -> None:
 
 
 def test_session_finished_with_a_transcript(page: Any) -> None:
-    text = output_text(page, cell_index("session.wait()")).strip()
+    text = output_text(page, cell_index("stream.wait()")).strip()
     assert len(re.findall(r"[A-Za-z]+", text)) >= 5, f"no transcript printed: {text!r}"
 
 

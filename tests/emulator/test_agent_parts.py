@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from voicelab.audio.g711 import mulaw_to_int16
+from voicelab.audio.g711 import alaw_to_int16, mulaw_to_int16
 from voicelab.providers.assemblyai_agent.emulator import (
     AgentOptionError,
     Brain,
@@ -21,7 +21,6 @@ from voicelab.providers.assemblyai_agent.emulator import (
     SyntheticSynthesizer,
     chunk_speech,
     detect_echo,
-    encode_for,
     espeak_voice,
     get_synthesizer,
     spoken_text,
@@ -98,9 +97,11 @@ def test_telephony_encoding_is_8k_g711(espeak):
     assert abs(len(data) - len(speech.pcm) / 3) <= 2
     decoded = mulaw_to_int16(data).astype(np.float32) / 32768
     assert np.sqrt(np.mean(decoded**2)) > 0.01
-    assert len(encode_for("audio/pcma", speech.pcm)) == len(data)
+    alaw = b"".join(chunk_speech(speech, encoding="audio/pcma"))
+    assert len(alaw) == len(data) and alaw != data
+    assert np.abs(alaw_to_int16(alaw).astype(np.int32) - mulaw_to_int16(data)).mean() < 200  # the same audio
     with pytest.raises(AgentOptionError, match="audio/pcm"):
-        encode_for("linear16", speech.pcm)
+        chunk_speech(speech, encoding="linear16")
 
 
 @needs_espeak

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 
@@ -143,6 +144,36 @@ def test_slowdown_falls_behind_real_time(sphinx_server):
     )
     assert time.monotonic() - t0 > 4.0 * 2 * 0.8  # the engine needed ~2x the audio duration
     assert res.finals[-1]["is_last"]
+
+
+async def _agent_turn(server, query: str = "") -> tuple[float, str]:
+    """Send a spoken clip to the agent route in one burst; seconds from the first chunk to ``transcript.user``."""
+    pcm, rate = pcm16("speech/s01_fox_24k.flac")  # 4.0 s, speech to about 3.7 s
+    assert rate == 24000
+    pcm += bytes(2 * rate)  # 1 s of silence ends the turn
+    headers = {"Authorization": f"Bearer {server.api_key}"}
+    async with websockets.connect(agent_url(server) + query, additional_headers=headers) as ws:
+        await ws.send(json.dumps({"type": "session.update", "session": {}}))
+        while json.loads(await ws.recv())["type"] != "session.ready":
+            pass
+        t0 = time.monotonic()
+        for i in range(0, len(pcm), 2400):  # 50 ms chunks, all at once: the engine sets the pace
+            await ws.send(json.dumps({"type": "input.audio", "audio": base64.b64encode(pcm[i : i + 2400]).decode()}))
+        async with asyncio.timeout(60):
+            while True:
+                msg = json.loads(await ws.recv())
+                if msg["type"] == "transcript.user":
+                    return time.monotonic() - t0, msg["text"]
+
+
+def test_slowdown_slows_the_agent_route_too(sphinx_server):
+    fast, fast_text = run(_agent_turn(sphinx_server))
+    slow, slow_text = run(_agent_turn(sphinx_server, "?vl_fault=slowdown:2"))
+    assert fast_text and slow_text
+    # The user turn ends after the engine has consumed the speech (about 3.7 s of audio) and its
+    # hangover: at half real-time speed that takes more than 7 s; unslowed, about a second.
+    assert slow > 2 * 3.5 * 0.9
+    assert slow > fast + 3.5
 
 
 def test_drop_responses(sphinx_server):

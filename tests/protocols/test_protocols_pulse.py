@@ -463,7 +463,7 @@ def test_region_error_round_trip_has_fix() -> None:
     assert "multi-south-indic" in event.message and event.fix and "api.smallest.ai" in event.fix
 
 
-# ---------------------------------------------------------------- documented examples (protocols.md §1.5)
+# ---------------------------------------------------------------- documented examples (the response-format page)
 
 DOC_INTERIM = (
     '{"type":"transcription","status":"success","session_id":"4b5ae9cb-1234-5678-9abc-def012345678",'

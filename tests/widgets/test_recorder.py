@@ -229,6 +229,31 @@ def test_chunk_iterator_timeout() -> None:
         next(rec.chunks(timeout=0.05))
 
 
+def test_each_take_is_a_live_audio_source_that_keeps_the_whole_take() -> None:
+    from voicelab.widgets import LiveAudioSource
+
+    rec = Recorder(target_rate=24000)
+    first = rec.source
+    assert isinstance(first, LiveAudioSource) and first.max_seconds is None and not first.closed
+    start(rec)
+    samples = pcm(3.0, rate=24000)
+    feed(rec, samples, chunk_frames=2400)
+    assert rec.source is first and first.closed and first.samplerate == 24000
+    assert first.dropped_seconds == 0 and first.buffered_seconds == pytest.approx(3.0)
+    np.testing.assert_array_equal(first.clip().to_int16(), samples)
+    start(rec)  # the next take gets a new source; the old one stays as it was
+    assert rec.source is not first and first.frames == len(samples)
+
+
+def test_a_chunk_after_the_take_ended_is_dropped(caplog: pytest.LogCaptureFixture) -> None:
+    rec = Recorder()
+    start(rec)
+    feed(rec, pcm(0.2))
+    send(rec, {"type": "chunk", "seq": 2, "frames": 1600}, [memoryview(pcm(0.1, seed=9).tobytes())])
+    assert rec.clip.frames == 3200
+    assert "after the take ended" in caplog.text
+
+
 # -- errors -------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("name", "cls", "fix"), [
     ("NotAllowedError", MicrophonePermissionError, "Grant the browser permission"),
@@ -287,10 +312,10 @@ def test_error_wakes_a_waiting_reader_and_a_later_take_succeeds() -> None:
 
 # -- streaming ------------------------------------------------------------------------------------------------
 def test_stream_to_checks_the_rate_before_connecting() -> None:
-    from voicelab.client.session import StreamSetupError
+    from voicelab.client.front import StreamSetupError
 
     rec = Recorder(target_rate=16000)
-    with pytest.raises(StreamSetupError, match="target_rate=24000"):
+    with pytest.raises(StreamSetupError, match=r"24000 Hz here.*Recorder\(target_rate=...\) with one of 24000"):
         rec.stream_to(provider="assemblyai-agent", url="ws://127.0.0.1:9", api_key="k")
     with pytest.raises(StreamSetupError, match="8000 Hz"):
         rec.stream_to(provider="pulse", url="ws://127.0.0.1:9", api_key="k", params={"sample_rate": 8000})

@@ -16,7 +16,7 @@ import voicelab  # noqa: E402
 from voicelab.audio.clip import Clip  # noqa: E402
 from voicelab.errors import VoicelabError  # noqa: E402
 from voicelab.plot.model import Envelope, SessionLog, SpectrogramImage, stft_magnitude  # noqa: E402
-from voicelab.session.recording import Recording  # noqa: E402
+from voicelab.recording.log import Recording  # noqa: E402
 from voicelab.widgets import LatencyChart, Spectrogram, Timeline, ViewError, Waveform, link  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "speech"
@@ -111,7 +111,7 @@ def test_non_clip_is_a_voicelab_error_naming_the_fix() -> None:
         Waveform(np.zeros(10))
     with pytest.raises(ViewError, match="vl.load"):
         Spectrogram("data/speech/s02_weather_16k.flac")
-    with pytest.raises(ViewError, match="Session or Recording"):
+    with pytest.raises(ViewError, match="Stream or Recording"):
         Timeline([1, 2, 3])
     with pytest.raises(ViewError, match="two or more"):
         link(Waveform(tone(1.0)))
@@ -228,7 +228,7 @@ def test_session_log_matches_compute_metrics() -> None:
 
 
 def assert_matches_metrics(rec: Recording) -> None:
-    from voicelab.session.metrics import compute_metrics
+    from voicelab.recording.metrics import compute_metrics
 
     log = SessionLog.of(rec)
     report = compute_metrics(rec)
@@ -277,7 +277,7 @@ def test_live_timeline_fills_in_from_an_emulator_session(emulator: Any) -> None:
 
 # -- timeline and latency: state in traits (render with no kernel round trip, saved notebooks) -------------
 class FakeSession:
-    """What the views need of a Session: its Recording, ``on`` and ``done`` (the test ends it)."""
+    """What the views need of a Stream: its Recording, ``on`` and ``done`` (the test ends it)."""
 
     def __init__(self, rec: Recording) -> None:
         self.recording = rec

@@ -9,7 +9,8 @@ and the AssemblyAI Voice Agent API (``/v1/ws``, ``GET /v1/token``) on a backgrou
         url, key = server.url_for("pulse"), server.api_key
 
 Recognizers live in `voicelab.emulator.recognizers`; faults in `voicelab.emulator.faults`; the
-asyncio core (`EmulatorServer`, `ConnectionContext`, `Provider`) in `voicelab.emulator.server`.
+asyncio core (`EmulatorServer`, `ConnectionContext`, `Route`) in `voicelab.emulator.server`; the
+audio → recognizer loop every route shares (`EngineFeed`) in `voicelab.emulator.engine_feed`.
 This package imports websockets lazily: importing it costs nothing until `serve` is called.
 """
 

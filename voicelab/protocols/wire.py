@@ -95,7 +95,8 @@ class Explanation:
         title: One line naming the problem.
         cause: The likely cause(s).
         fix: What to do about it.
-        evidence: The protocols.md tag and section, e.g. ``"[DOC] §1.12"``.
+        evidence: The evidence tag (``[DOC]``, ``[VND]``, ``[INF]``, ``[UNK]``: see docs/protocols.md)
+            and the vendor page behind it, e.g. ``"[DOC] https://docs.smallest.ai/…/error-reference"``.
     """
 
     code: int | str

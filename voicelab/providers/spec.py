@@ -194,6 +194,9 @@ class ProviderSpec:
         emulator: ``"module:attribute"`` of the emulator `Route` factory, if voicelab emulates it.
         ready_event: The event after which a session counts as connected (``"handshake"`` when the
             upgrade itself is enough), for the connect-time metric's label.
+        declare_audio: ``(params, samplerate=, encoding=)`` → the params with the audio format declared
+            where the provider takes it from params (Pulse's ``sample_rate``/``encoding``); values the
+            user gave win. The default returns the params unchanged (the format is fixed).
     """
 
     name: str
@@ -214,6 +217,7 @@ class ProviderSpec:
     token: TokenMinting | None = None
     emulator: str | None = None
     ready_event: str = "handshake"
+    declare_audio: Callable[..., dict[str, Any]] = field(default=lambda params, **_: dict(params))
 
     def __repr__(self) -> str:
         return f"ProviderSpec(name={self.name!r})"

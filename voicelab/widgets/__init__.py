@@ -4,24 +4,42 @@ Widgets only observe: they never open sockets. Each has a static matplotlib twin
 (see `voicelab.plot`).
 
 * `Waveform(clip)` and `Spectrogram(clip, link=waveform)`: zoom, pan, play, select.
-* `Timeline(session)` and `LatencyChart(session)`: fill in live while a Session runs.
-* `Recorder`: the microphone (imported on first use).
+* `Timeline(session)` and `LatencyChart(session)`: fill in live while a Stream runs.
+* `Recorder`: the microphone.
+* `LiveAudioSource`: a thread-safe, bounded buffer of live audio that any producer pushes to and
+  `voicelab.stream` (or any reader) iterates; the Recorder keeps each take in one.
+
+The widget classes are imported on first use, so ``voicelab.widgets.LiveAudioSource`` works without the
+notebook extra (anywidget, ipywidgets).
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import traitlets
+from voicelab.plot.model import ViewError
+from voicelab.widgets.live_source import LiveAudioSource
 
-from voicelab.widgets._base import ViewError
-from voicelab.widgets.latency import LatencyChart
-from voicelab.widgets.spectrogram import Spectrogram
-from voicelab.widgets.timeline import Timeline
-from voicelab.widgets.waveform import Waveform
+if TYPE_CHECKING:
+    import traitlets
 
-__all__ = ["LatencyChart", "Recorder", "Spectrogram", "Timeline", "ViewError", "Waveform", "link"]
+    from voicelab.widgets.latency import LatencyChart
+    from voicelab.widgets.recorder import Recorder
+    from voicelab.widgets.spectrogram import Spectrogram
+    from voicelab.widgets.timeline import Timeline
+    from voicelab.widgets.waveform import Waveform
+
+__all__ = ["LatencyChart", "LiveAudioSource", "Recorder", "Spectrogram", "Timeline", "ViewError", "Waveform", "link"]
+
+#: The widget classes, imported on first use (they need anywidget).
+_WIDGETS = {
+    "LatencyChart": "voicelab.widgets.latency",
+    "Recorder": "voicelab.widgets.recorder",
+    "Spectrogram": "voicelab.widgets.spectrogram",
+    "Timeline": "voicelab.widgets.timeline",
+    "Waveform": "voicelab.widgets.waveform",
+}
 
 
 def link(*views: Any, trait: str = "view_range") -> list[traitlets.link]:
@@ -34,6 +52,8 @@ def link(*views: Any, trait: str = "view_range") -> list[traitlets.link]:
     Returns:
         The links; call ``.unlink()`` on them to undo.
     """
+    import traitlets
+
     if len(views) < 2:
         raise ViewError(f"link() needs two or more views, got {len(views)}")
     for v in views:
@@ -45,6 +65,7 @@ def link(*views: Any, trait: str = "view_range") -> list[traitlets.link]:
 
 
 def __getattr__(name: str) -> Any:
-    if name == "Recorder":
-        return importlib.import_module("voicelab.widgets.recorder").Recorder
-    raise AttributeError(f"module 'voicelab.widgets' has no attribute {name!r}")
+    module = _WIDGETS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'voicelab.widgets' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

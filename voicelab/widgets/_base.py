@@ -1,6 +1,12 @@
-"""Shared pieces of the voicelab widgets: the error type, asset loading, the widget base and the live pump.
+"""Shared pieces of the voicelab widgets: the error type, asset loading, the widget bases and the live pump.
 
 Kept small and stable on purpose: other widgets (e.g. the Recorder) build on it.
+
+One convention for front-end code: every widget's ``_esm`` and ``_css`` is a `pathlib.Path` to a ``.js`` or
+``.css`` file beside its Python module (anywidget reads it; no build step, and no file watcher unless a
+developer opts in with anywidget's ``ANYWIDGET_HMR=1``). Code a module needs besides its own file travels
+as a synced trait read from a file here too: the views' helpers (``_common.js``, `ViewWidget`) and the
+Recorder's AudioWorklet (``recorder_worklet.js``).
 """
 
 from __future__ import annotations
@@ -13,19 +19,21 @@ from pathlib import Path
 from typing import Any
 
 import anywidget
+import traitlets
 
 from voicelab.plot.model import ViewError, check_clip
 
-__all__ = ["LivePump", "ViewError", "VoicelabWidget", "check_clip", "log", "read_asset"]
+__all__ = ["ASSETS", "LivePump", "ViewError", "ViewWidget", "VoicelabWidget", "check_clip", "log", "read_asset"]
 
 log = logging.getLogger("voicelab.widgets")
 
-_HERE = Path(__file__).parent
+#: The folder of the widgets' ``.js`` and ``.css`` files (beside the Python modules).
+ASSETS = Path(__file__).parent
 
 
 def read_asset(name: str) -> str:
     """The text of a ``.js`` or ``.css`` file beside this module (no build step)."""
-    return (_HERE / name).read_text(encoding="utf-8")
+    return (ASSETS / name).read_text(encoding="utf-8")
 
 
 class VoicelabWidget(anywidget.AnyWidget):  # type: ignore[misc]
@@ -45,6 +53,20 @@ class VoicelabWidget(anywidget.AnyWidget):  # type: ignore[misc]
 
     def _handle(self, content: dict[str, Any], buffers: list[bytes]) -> None:
         """Handle one custom message from the frontend (override)."""
+
+
+class ViewWidget(VoicelabWidget):
+    """Base of the four views (Waveform, Spectrogram, Timeline, LatencyChart): their stylesheet and helpers.
+
+    A subclass sets ``_esm`` to the path of its own module. That module imports the helpers shared by
+    the views (``_common.js``, sent once per model as the ``_common`` trait) from a blob URL, so each
+    view stays one file and the helpers one copy.
+    """
+
+    _css = ASSETS / "widgets.css"
+    _common = traitlets.Unicode(
+        read_asset("_common.js"), help="The views' shared helpers (_common.js), imported by each view's module.",
+    ).tag(sync=True)
 
 
 class LivePump:

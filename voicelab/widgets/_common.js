@@ -1,4 +1,5 @@
-// Shared helpers, prepended to each view's module by Python (no build step, no imports).
+// Shared helpers of the four views (no build step): Python sends this file as the `_common` trait, and each
+// view's module imports it once from a blob URL (see `helpers` at the top of waveform.js).
 
 function theme(el) {
   const s = getComputedStyle(el);
@@ -120,3 +121,5 @@ function fitText(ctx, text, x, y, room) {
   ctx.fillText(t, x, y);
   return ctx.measureText(t).width;
 }
+
+export { attachRange, fitText, fmt, initializeStore, niceStep, storeOf, theme };

@@ -1,9 +1,9 @@
-"""The base of the session views: observe a Session or Recording and send only what is new.
+"""The base of the session views: observe a Stream or Recording and send only what is new.
 
 Update protocol (JSON custom messages, Python → JS unless noted):
 
 * The ``snapshot_data`` trait ``{"rev": r, "items": [...], "points": [...], "state": {...}}`` holds
-  everything up to revision ``r``. It is set when the widget is created, when the Session ends (and by
+  everything up to revision ``r``. It is set when the widget is created, when the Stream ends (and by
   `SessionWidget.stop` / `SessionWidget.store_snapshot`), so it arrives with the model: a view renders
   from it without asking the kernel (which may be busy in ``session.wait()``), and a notebook saved with
   its widget state shows the finished session with no kernel at all.
@@ -27,31 +27,31 @@ from typing import Any
 import traitlets as t
 
 from voicelab.plot.model import SessionLog
-from voicelab.session.recording import Recording
-from voicelab.widgets._base import LivePump, ViewError, VoicelabWidget, log
+from voicelab.recording.log import Recording
+from voicelab.widgets._base import LivePump, ViewError, ViewWidget, log
 
 __all__ = ["SessionWidget", "resolve_source"]
 
 
 def resolve_source(source: Any, *, what: str) -> tuple[Recording, Any]:
-    """``(recording, session or None)`` from a Session or a Recording; `ViewError` otherwise."""
+    """``(recording, session or None)`` from a Stream or a Recording; `ViewError` otherwise."""
     if isinstance(source, Recording):
         return source, None
     rec = getattr(source, "recording", None)
     if isinstance(rec, Recording) and callable(getattr(source, "on", None)):
         return rec, source
     raise ViewError(
-        f"{what} needs a voicelab Session or Recording, got {type(source).__name__}; pass the result of "
+        f"{what} needs a voicelab Stream or Recording, got {type(source).__name__}; pass the result of "
         "vl.stream(...) or vl.replay(...), or session.recording, or Recording.load(path)")
 
 
-class SessionWidget(VoicelabWidget):
+class SessionWidget(ViewWidget):
     """Shared machinery of `Timeline` and `LatencyChart` (see the module docstring for the protocol)."""
 
     provider = t.Unicode("").tag(sync=True)
-    status = t.Unicode("live", help="'live' while the Session runs, then 'done'.").tag(sync=True)
+    status = t.Unicode("live", help="'live' while the Stream runs, then 'done'.").tag(sync=True)
     snapshot_data = t.Dict(help="Everything up to revision 'rev' ({rev, items, points, state}): set on creation "
-                                "and when the Session ends; live updates go as 'append' messages.").tag(sync=True)
+                                "and when the Stream ends; live updates go as 'append' messages.").tag(sync=True)
     _uid = t.Unicode(help="Identifies the model to the ESM across anywidget's per-view proxies.").tag(sync=True)
     height = t.Int(260).tag(sync=True)
     width = t.Int(800).tag(sync=True)
@@ -141,7 +141,7 @@ class SessionWidget(VoicelabWidget):
     def store_snapshot(self) -> int:
         """Put everything sent so far into the ``snapshot_data`` trait; returns its size in bytes.
 
-        Done for you when the widget is created and when the Session ends, so views render without a
+        Done for you when the widget is created and when the Stream ends, so views render without a
         kernel round trip and a notebook saved with its widget state shows the session. Call it to save
         a view of a Recording you follow with `flush`. It does not read new entries (`flush` does), so
         the trait never runs ahead of the ``append`` messages.
@@ -169,7 +169,7 @@ class SessionWidget(VoicelabWidget):
             log.debug("%s sent a snapshot at rev %d", type(self).__name__, self._rev)
 
     def stop(self) -> None:
-        """Stop following the Session; the view keeps what it has, which is also stored in ``snapshot_data``."""
+        """Stop following the Stream; the view keeps what it has, which is also stored in ``snapshot_data``."""
         if self._pump is not None:
             self._pump.stop()
             self._pump.join(5.0)

@@ -1,7 +1,18 @@
 // Latency chart: draws the model's store (snapshot_data trait + append messages, see _common.js);
 // x = session time, y = latency; a table of P50/P95/P99/n with each figure's definition below.
 
-function render({ model, el }) {
+// The shared helpers (_common.js) come as the `_common` trait and are imported once, from a blob URL.
+let common = null;
+function helpers(model) {
+  if (!common) {
+    const url = URL.createObjectURL(new Blob([model.get("_common")], { type: "text/javascript" }));
+    common = import(url).finally(() => URL.revokeObjectURL(url));
+  }
+  return common;
+}
+
+async function render({ model, el }) {
+  const { fmt, niceStep, storeOf, theme } = await helpers(model);
   const store = storeOf(model);
   const root = document.createElement("div");
   root.className = "vl-view vl-latency";
@@ -81,4 +92,8 @@ function render({ model, el }) {
   return () => { ro.disconnect(); store.views.delete(schedule); model.off("change:height", schedule); };
 }
 
-export default { initialize: initializeStore, render };
+async function initialize({ model }) {
+  return (await helpers(model)).initializeStore({ model });
+}
+
+export default { initialize, render };

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from voicelab.widgets._base import read_asset
+from voicelab.widgets._base import ASSETS
 from voicelab.widgets._live import SessionWidget
 
 __all__ = ["LatencyChart"]
@@ -15,17 +15,16 @@ class LatencyChart(SessionWidget):
 
     Each figure is labelled with its definition and speech-end source, with P50/P95/P99 and n.
 
-    Fills in live while a Session runs, sending only new points (see `voicelab.widgets._live`).
+    Fills in live while a Stream runs, sending only new points (see `voicelab.widgets._live`).
 
     Args:
-        source: A `voicelab.client.Session` (live) or a `voicelab.Recording`.
-        live: Follow a running Session on a background thread.
+        source: A `voicelab.client.Stream` (live) or a `voicelab.Recording`.
+        live: Follow a running Stream on a background thread.
         max_rate: Most updates per second.
         height: Canvas height in pixels.
     """
 
-    _esm = read_asset("_common.js") + read_asset("latency.js")
-    _css = read_asset("widgets.css")
+    _esm = ASSETS / "latency.js"
 
     def __init__(self, source: Any, *, live: bool = True, max_rate: float = 20.0, height: int = 260) -> None:
         super().__init__(source, live=live, max_rate=max_rate, height=height)

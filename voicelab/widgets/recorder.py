@@ -5,7 +5,8 @@ AudioWorklet (so the rate the browser picked for its AudioContext, 44.1 or 48 kH
 decided, never matters) and sends int16 little-endian mono PCM to the kernel in chunks of
 ``chunk_seconds``, as binary buffers of custom widget messages. The kernel side collects them into a
 `Clip` (`Recorder.clip`) and hands them out live as `Chunk` objects (`Recorder.chunks`), so a recording can
-be streamed to an API while it is being made (`Recorder.stream_to`).
+be streamed to an API while it is being made (`Recorder.stream_to`). Each take's chunks live in a
+`voicelab.widgets.live_source.LiveAudioSource` (`Recorder.source`), the same buffer other live producers use.
 
 The widget only observes: it never opens a socket. ``stream_to`` passes the chunks to `voicelab.stream`.
 
@@ -24,27 +25,24 @@ Messages to the browser: ``{"type": "start"}`` and ``{"type": "stop"}``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import sys
 import threading
-import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import traitlets
 
-from voicelab.audio.chunking import Chunk
 from voicelab.audio.clip import Clip, Provenance
 from voicelab.errors import VoicelabError
-from voicelab.widgets._base import VoicelabWidget
+from voicelab.widgets._base import ASSETS, VoicelabWidget, read_asset
+from voicelab.widgets.live_source import PCM_DTYPE, LiveAudioReader, LiveAudioSource
 
 if TYPE_CHECKING:
-    from voicelab.client.session import Session
+    from voicelab.client.front import Stream
 
 __all__ = [
     "InsecureContextError",
@@ -56,11 +54,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("voicelab.widgets.recorder")
-
-_HERE = Path(__file__).parent
-
-#: The dtype of the PCM the browser sends: int16, little-endian, mono.
-PCM_DTYPE = np.dtype("<i2")
 
 
 # -- errors ----------------------------------------------------------------------------------------------
@@ -152,192 +145,40 @@ _BLOCKING_IN_CELL = (
     "a thread.")
 
 
+def _refuse_to_block_in_cell() -> None:
+    """The wait guard of each take's source: a ``for`` over rec.chunks() must not block a notebook cell."""
+    if _in_kernel_cell():
+        raise RecordingNotFinishedError(_BLOCKING_IN_CELL.format(what="Iterating rec.chunks()"))
+
+
 # -- one recording -----------------------------------------------------------------------------------------
 class _Take:
-    """The chunks of one recording, shared by the comm handler (producer) and any number of readers."""
+    """One recording: its audio (a `LiveAudioSource` the comm handler pushes to) and what the browser said."""
 
     def __init__(self) -> None:
-        self.cond = threading.Condition()
-        self.chunks: list[Chunk] = []
+        # max_seconds=None: the whole take is kept, since `Recorder.clip` returns all of it.
+        self.source = LiveAudioSource(max_seconds=None, name="the Recorder", wait_guard=_refuse_to_block_in_cell)
         self.started = False
-        self.finished = False
-        self.error: MicrophoneError | None = None
         self.info: dict[str, Any] = {}
-        self.frames = 0
-        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
-
-    def _notify(self) -> None:  # with self.cond held
-        self.cond.notify_all()
-        waiters, self._waiters = self._waiters, []
-        for loop, fut in waiters:
-            loop.call_soon_threadsafe(_resolve, fut)
 
     def begin(self, info: Mapping[str, Any]) -> None:
-        with self.cond:
-            self.started = True
-            self.info = dict(info)
-            self._notify()
-
-    def add(self, data: bytes, *, rate: int) -> Chunk:
-        with self.cond:
-            frames = len(data) // PCM_DTYPE.itemsize
-            c = Chunk(len(self.chunks), data, "linear16", rate, 1, self.frames / rate, (self.frames + frames) / rate)
-            self.chunks.append(c)
-            self.frames += frames
-            self._notify()
-            return c
-
-    def finish(self, error: MicrophoneError | None = None) -> None:
-        with self.cond:
-            self.finished = True
-            self.error = error
-            self._notify()
+        self.info = dict(info)
+        self.started = True
 
     @property
     def ended(self) -> bool:
-        return self.finished or self.error is not None
+        return self.source.closed
 
-    def async_waiter(self) -> asyncio.Future[None]:  # with self.cond held
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[None] = loop.create_future()
-        self._waiters.append((loop, fut))
-        return fut
+    @property
+    def error(self) -> BaseException | None:  # a MicrophoneError: the only error the Recorder closes with
+        return self.source.error
 
-
-def _resolve(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
-
-
-class _ChunkStream(Iterator[Chunk], AsyncIterator[Chunk]):
-    """Chunks of one take as they arrive: iterate with ``for`` (blocking) or ``async for``."""
-
-    def __init__(self, take: _Take, *, timeout: float | None) -> None:
-        self._take = take
-        self._next = 0
-        self._timeout = timeout
-
-    def __iter__(self) -> _ChunkStream:
-        return self
-
-    def __next__(self) -> Chunk:
-        take = self._take
-        deadline = None if self._timeout is None else time.monotonic() + self._timeout
-        with take.cond:
-            while True:
-                item = self._ready()
-                if item is not None:
-                    return item
-                if _in_kernel_cell():
-                    raise RecordingNotFinishedError(_BLOCKING_IN_CELL.format(what="Iterating rec.chunks()"))
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise TimeoutError(f"no microphone audio for {self._timeout} s; is the Recorder recording?")
-                take.cond.wait(0.1 if remaining is None else min(0.1, remaining))
-
-    def __aiter__(self) -> _ChunkStream:
-        return self
-
-    async def __anext__(self) -> Chunk:
-        take = self._take
-        deadline = None if self._timeout is None else time.monotonic() + self._timeout
-        while True:
-            with take.cond:
-                try:
-                    item = self._ready()
-                except StopIteration:
-                    raise StopAsyncIteration from None
-                if item is not None:
-                    return item
-                fut = take.async_waiter()
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                raise TimeoutError(f"no microphone audio for {self._timeout} s; is the Recorder recording?")
-            try:
-                await asyncio.wait_for(fut, remaining)
-            except TimeoutError:
-                continue
-
-    def _ready(self) -> Chunk | None:  # with the take's lock held
-        take = self._take
-        if self._next < len(take.chunks):
-            self._next += 1
-            return take.chunks[self._next - 1]
-        if take.error is not None:
-            raise take.error
-        if take.finished:
-            raise StopIteration
-        return None
+    @property
+    def finished(self) -> bool:
+        return self.source.closed and self.source.error is None
 
 
 # -- the widget --------------------------------------------------------------------------------------------
-_CSS = """
-.vl-rec { font-family: var(--jp-ui-font-family, system-ui, sans-serif); font-size: 13px; line-height: 1.4;
-  color: var(--jp-ui-font-color1, #1f2328); background: var(--jp-layout-color1, #fff);
-  border: 1px solid var(--jp-border-color2, #d0d7de); border-radius: 8px; padding: 12px 16px 14px;
-  max-width: 720px; box-sizing: border-box; }
-.vl-rec-head { display: flex; align-items: center; justify-content: space-between; margin-bottom: 12px; }
-.vl-rec-title { font-weight: 600; font-size: 14px; }
-.vl-rec-state { font-size: 11px; font-weight: 600; letter-spacing: .04em; text-transform: uppercase;
-  padding: 2px 9px; border-radius: 999px; background: #eaeef2; color: #57606a; }
-.vl-rec-state[data-state="recording"] { background: #ffebe9; color: #cf222e; }
-.vl-rec-state[data-state="requesting"], .vl-rec-state[data-state="stopping"] { background: #fff8c5; color: #7d4e00; }
-.vl-rec-state[data-state="done"] { background: #dafbe1; color: #1a7f37; }
-.vl-rec-state[data-state="error"] { background: #cf222e; color: #fff; }
-.vl-rec-main { display: flex; align-items: center; gap: 16px; }
-.vl-rec-button { display: inline-flex; align-items: center; gap: 8px; min-width: 136px; justify-content: center;
-  padding: 7px 14px; border-radius: 6px; border: 1px solid #d0d7de; background: #fff; color: #1f2328;
-  font: inherit; font-weight: 600; cursor: pointer; box-shadow: 0 1px 0 rgba(31, 35, 40, .04); }
-.vl-rec-button:hover:not(:disabled) { background: #f3f4f6; }
-.vl-rec-button:focus-visible { outline: 2px solid #0969da; outline-offset: 2px; }
-.vl-rec-button:disabled { opacity: .6; cursor: default; }
-.vl-rec-icon { width: 11px; height: 11px; border-radius: 50%; background: #cf222e; flex: none; }
-.vl-rec[data-state="recording"] .vl-rec-button { background: #cf222e; border-color: #a40e26; color: #fff; }
-.vl-rec[data-state="recording"] .vl-rec-button:hover { background: #a40e26; }
-.vl-rec[data-state="recording"] .vl-rec-icon { border-radius: 2px; background: #fff;
-  animation: vl-rec-pulse 1.2s ease-in-out infinite; }
-@keyframes vl-rec-pulse { 50% { opacity: .45; } }
-.vl-rec-meter { flex: 1; min-width: 160px; padding-top: 14px; }
-.vl-rec-meter-bar { position: relative; height: 10px; border-radius: 5px; overflow: hidden;
-  background: #eaeef2; box-shadow: inset 0 0 0 1px rgba(31, 35, 40, .06); }
-.vl-rec-meter-fill { position: absolute; left: 0; top: 0; bottom: 0; width: 0; background: #2da44e;
-  transition: width 60ms linear; }
-.vl-rec-meter-fill[data-zone="hot"] { background: #bf8700; }
-.vl-rec-meter-fill[data-zone="clip"] { background: #cf222e; }
-.vl-rec-meter-peak { position: absolute; top: 0; bottom: 0; width: 2px; left: 0; opacity: 0; background: #57606a; }
-.vl-rec-meter-scale { position: relative; height: 14px; margin-top: 2px; font-size: 10px;
-  color: var(--jp-ui-font-color2, #6e7781); font-variant-numeric: tabular-nums; }
-.vl-rec-meter-scale span { position: absolute; transform: translateX(-50%); }
-.vl-rec-meter-scale span:first-child { transform: none; }
-.vl-rec-meter-scale span:last-child { transform: translateX(-100%); }
-.vl-rec-readout { display: flex; flex-direction: column; align-items: flex-end; min-width: 104px;
-  font-variant-numeric: tabular-nums; }
-.vl-rec-time { font-size: 18px; font-weight: 600; }
-.vl-rec-db { font-size: 11px; color: var(--jp-ui-font-color2, #6e7781); white-space: nowrap; }
-.vl-rec-db[data-zone="clip"] { color: #cf222e; font-weight: 600; }
-.vl-rec .vl-rec-facts { display: grid; grid-template-columns: max-content 1fr; gap: 6px 16px; margin: 14px 0 0;
-  padding: 12px 0 0; border: 0; border-top: 1px solid #d8dee4; }
-.vl-rec .vl-rec-facts dt { color: var(--jp-ui-font-color2, #6e7781); margin: 0; padding: 0; font-weight: 400;
-  white-space: nowrap; }
-.vl-rec .vl-rec-facts dd { margin: 0; padding: 0; display: flex; flex-wrap: wrap; gap: 2px 8px; align-items: baseline;
-  font-variant-numeric: tabular-nums; }
-.vl-rec-chip { font-size: 11px; line-height: 16px; padding: 1px 7px; border-radius: 4px; border: 1px solid #d0d7de;
-  background: #f6f8fa; color: #57606a; font-family: var(--jp-code-font-family, monospace); }
-.vl-rec-chip[data-on="true"] { border-color: #4ac26b; background: #dafbe1; color: #116329; }
-.vl-rec-muted { color: var(--jp-ui-font-color2, #6e7781); }
-.vl-rec-stats:empty, .vl-rec-muted:empty { display: none; }
-.vl-rec-line { flex-basis: 100%; }
-.vl-rec-stats { font-size: 11px; color: var(--jp-ui-font-color2, #6e7781); white-space: nowrap; }
-.vl-rec-error { margin-top: 12px; padding: 10px 12px; border-radius: 6px; border: 1px solid #ff8182;
-  background: #ffebe9; color: #82071e; }
-.vl-rec-error[hidden] { display: none; }
-.vl-rec-error-title { font-weight: 600; margin-bottom: 4px; }
-.vl-rec-error-fix { color: #1f2328; }
-.vl-rec-error-raw { display: block; margin-top: 6px; font-size: 11px; color: #6e7781; white-space: pre-wrap;
-  font-family: var(--jp-code-font-family, monospace); }
-"""
-
-
 class Recorder(VoicelabWidget):
     """Record the browser's microphone; get a `Clip` when done, or `Chunk` objects while recording.
 
@@ -361,10 +202,12 @@ class Recorder(VoicelabWidget):
         session = rec.stream_to(provider="pulse", url=server.url, api_key=server.api_key)
     """
 
-    _esm = _HERE / "recorder.js"
-    _css = traitlets.Unicode(_CSS).tag(sync=True)
+    _esm = ASSETS / "recorder.js"
+    _css = ASSETS / "recorder.css"
     _uid = traitlets.Unicode(help="Identifies the model to the ESM across anywidget's per-view proxies.").tag(sync=True)
-    _worklet = traitlets.Unicode((_HERE / "recorder_worklet.js").read_text(encoding="utf-8")).tag(sync=True)
+    _worklet = traitlets.Unicode(
+        read_asset("recorder_worklet.js"), help="The AudioWorklet module (recorder_worklet.js), loaded by recorder.js.",
+    ).tag(sync=True)
 
     # options (written by Python)
     target_rate = traitlets.Int(16000, help="Rate of the PCM sent to the kernel, Hz.").tag(sync=True)
@@ -434,6 +277,9 @@ class Recorder(VoicelabWidget):
 
     def _on_chunk(self, content: Mapping[str, Any], buffers: list[bytes]) -> None:
         take = self._take
+        if take.ended:
+            log.warning("recorder: chunk %s arrived after the take ended; dropping it", content.get("seq"))
+            return
         if not take.started:
             take.begin({"target_rate": self.target_rate, "context_rate": self.context_rate,
                         "track_settings": dict(self.track_settings), "label": ""})
@@ -443,10 +289,10 @@ class Recorder(VoicelabWidget):
                         content.get("seq"), len(data))
             data = data[: len(data) - 1]
         expected = content.get("seq")
-        if expected is not None and expected != len(take.chunks):
-            log.warning("recorder: chunk %s arrived as number %d; a chunk was lost", expected, len(take.chunks))
+        if expected is not None and expected != take.source.chunk_count:
+            log.warning("recorder: chunk %s arrived as number %d; a chunk was lost", expected, take.source.chunk_count)
         rate = int(take.info.get("target_rate") or self.target_rate)
-        chunk = take.add(data, rate=rate)
+        chunk = take.source.push(data, samplerate=rate)
         pcm = np.frombuffer(data, dtype=PCM_DTYPE).astype(np.float64) / 32768.0
         rms = float(np.sqrt(np.mean(pcm * pcm))) if pcm.size else 0.0
         self.level = 20 * math.log10(rms) if rms > 0 else -math.inf
@@ -458,13 +304,12 @@ class Recorder(VoicelabWidget):
             take.begin({"target_rate": self.target_rate, "context_rate": self.context_rate,
                         "track_settings": dict(self.track_settings), "label": ""})
         frames = content.get("frames")
-        if frames is not None and frames != take.frames:
-            log.warning("recorder: the browser sent %s frames but %d arrived", frames, take.frames)
-        take.finish()
+        if frames is not None and frames != take.source.frames:
+            log.warning("recorder: the browser sent %s frames but %d arrived", frames, take.source.frames)
+        take.source.close()
         with self._lock:
             self._last_done = take
-        log.info("recorder: recorded %.2f s (%s)", take.frames / int(take.info["target_rate"]),
-                 content.get("reason", "stop"))
+        log.info("recorder: recorded %.2f s (%s)", take.source.duration, content.get("reason", "stop"))
 
     def _on_error(self, content: Mapping[str, Any]) -> None:
         err = microphone_error(str(content.get("name") or "Error"), str(content.get("message") or ""))
@@ -472,7 +317,7 @@ class Recorder(VoicelabWidget):
         if take.ended:  # an error before anything started (e.g. a second click after a failure)
             with self._lock:
                 self._take = take = _Take()
-        take.finish(err)
+        take.source.close(err)
         log.warning("recorder: %s", err)
 
     # -- public API --------------------------------------------------------------------------------------------
@@ -508,7 +353,7 @@ class Recorder(VoicelabWidget):
             return _clip_of(take)
         if take.started:
             raise RecordingNotFinishedError(
-                f"still recording ({take.frames / int(take.info['target_rate']):.1f} s so far): press Stop in the "
+                f"still recording ({take.source.duration:.1f} s so far): press Stop in the "
                 "widget, call rec.stop(), or wait with rec.wait()")
         done = self._last_done
         if done is not None:
@@ -536,18 +381,18 @@ class Recorder(VoicelabWidget):
         take = self._take
         if not take.ended and _in_kernel_cell():
             raise RecordingNotFinishedError(_BLOCKING_IN_CELL.format(what="rec.wait()"))
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with take.cond:
-            while not take.ended:
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    state = f"recording, {take.frames / self.target_rate:.1f} s so far" if take.started \
-                        else "not started: press Record"
-                    raise TimeoutError(f"the recording did not finish within {timeout} s ({state})")
-                take.cond.wait(0.05 if remaining is None else min(0.05, remaining))
+        if not take.source.wait_closed(timeout):
+            state = f"recording, {take.source.duration:.1f} s so far" if take.started else "not started: press Record"
+            raise TimeoutError(f"the recording did not finish within {timeout} s ({state})")
         return self.clip
 
-    def chunks(self, *, timeout: float | None = None) -> _ChunkStream:
+    @property
+    def source(self) -> LiveAudioSource:
+        """The live audio of the current (or next) recording: what `chunks` reads; it keeps the whole take."""
+        with self._lock:
+            return self._take.source
+
+    def chunks(self, *, timeout: float | None = None) -> LiveAudioReader:
         """The chunks of the current (or next) recording, as they arrive.
 
         Each is a `Chunk` of ``linear16`` (int16 little-endian) mono audio at ``target_rate``, with its
@@ -563,10 +408,10 @@ class Recorder(VoicelabWidget):
 
         Raises:
             MicrophoneError: While iterating, when the browser could not record.
+            LiveSourceTimeoutError: While iterating, when no chunk came within ``timeout`` (a `TimeoutError`).
+            RecordingNotFinishedError: A ``for`` loop in a notebook cell reached audio still to come.
         """
-        with self._lock:
-            take = self._take
-        return _ChunkStream(take, timeout=timeout)
+        return self.source.chunks(timeout=timeout)
 
     def stream_to(
         self,
@@ -575,38 +420,44 @@ class Recorder(VoicelabWidget):
         url: str | None = None,
         api_key: str | None = None,
         **kwargs: Any,
-    ) -> Session:
+    ) -> Stream:
         """Stream the current (or next) recording live with `voicelab.stream`, paced by the microphone.
 
         Args:
-            provider: ``pulse`` or ``assemblyai-agent``.
+            provider: A registered provider (``pulse``, ``assemblyai-agent`` …).
             url: The API's URL (``server.url`` for the local emulator); ``None`` uses the vendor's host.
             api_key: The key; see `voicelab.stream`.
-            **kwargs: More `voicelab.stream` arguments (``params``, ``session``, ``record``, ``on_event`` …).
-                For Pulse, ``params`` get ``sample_rate=target_rate`` and ``encoding='linear16'`` unless given.
+            **kwargs: More `voicelab.stream` arguments (``params``, ``record``, ``on_event`` …). Where the
+                provider reads the audio format from ``params`` (Pulse), it is declared as linear16 at
+                ``target_rate`` unless given.
 
         Returns:
-            The running Session; it ends when the recording is done and the last final has arrived.
+            The running Stream; it ends when the recording is done and the last final has arrived.
 
         Raises:
             StreamSetupError: The arguments are inconsistent, e.g. the AssemblyAI agent needs
                 ``target_rate=24000``.
         """
-        from voicelab.client.session import StreamSetupError, stream
+        from voicelab.client.front import StreamSetupError, stream
 
         if "speed" in kwargs:
             raise StreamSetupError("stream_to() is paced by the microphone's clock; do not pass speed=")
-        if provider == "pulse":
-            params = {"sample_rate": self.target_rate, "encoding": "linear16", **dict(kwargs.pop("params", None) or {})}
-            if params["sample_rate"] != self.target_rate or params["encoding"] != "linear16":
-                raise StreamSetupError(
-                    f"the Recorder sends linear16 at {self.target_rate} Hz but params ask for "
-                    f"{params['encoding']} at {params['sample_rate']} Hz; set Recorder(target_rate=...) instead")
-            kwargs["params"] = params
-        elif provider == "assemblyai-agent" and self.target_rate != 24000:
+        from voicelab.providers import DriverOptions, ProviderError, get_provider
+
+        try:
+            spec = get_provider(provider)
+        except ProviderError as exc:
+            raise StreamSetupError(str(exc)) from None
+        params = spec.declare_audio(dict(kwargs.pop("params", None) or {}), samplerate=self.target_rate,
+                                    encoding="linear16")
+        driver = spec.make_driver(DriverOptions(params=params))
+        if (driver.samplerate, driver.encoding) != (self.target_rate, "linear16"):
+            rates = ", ".join(map(str, spec.target.rates_for("linear16")))
             raise StreamSetupError(
-                f"the Voice Agent API expects PCM16 at 24000 Hz but this Recorder sends {self.target_rate} Hz; "
-                "use Recorder(target_rate=24000)")
+                f"{spec.title} expects {driver.encoding} at {driver.samplerate} Hz here, but this Recorder sends "
+                f"linear16 at {self.target_rate} Hz; use Recorder(target_rate=...) with one of {rates} Hz, "
+                "or leave the audio format out of params")
+        kwargs["params"] = params
         return stream(self.chunks(), provider=provider, url=url, api_key=api_key, speed=None,  # type: ignore[arg-type]
                       **kwargs)
 
@@ -623,10 +474,7 @@ class Recorder(VoicelabWidget):
 
 
 def _clip_of(take: _Take) -> Clip:
-    rate = int(take.info.get("target_rate") or 16000)
-    with take.cond:
-        data = b"".join(c.data for c in take.chunks)
-    samples = np.frombuffer(data, dtype=PCM_DTYPE)
+    rate = take.source.samplerate or int(take.info.get("target_rate") or 16000)
     ctx = int(take.info.get("context_rate") or 0)
     settings = take.info.get("track_settings") or {}
     flags = ", ".join(f"{k}={v}" for k, v in sorted(settings.items()))
@@ -641,7 +489,9 @@ def _clip_of(take: _Take) -> Clip:
         channels=1,
         history=(f"browser AudioContext {ctx} Hz, track {{{flags}}}, resampled to {rate} Hz in the AudioWorklet",),
     )
-    return Clip(samples, samplerate=rate, provenance=prov)
+    if take.source.samplerate is None:  # stopped before the first chunk
+        return Clip(np.zeros(0, dtype=PCM_DTYPE), samplerate=rate, provenance=prov)
+    return take.source.clip(provenance=prov)
 
 
 def _check_options(*, target_rate: int, chunk_seconds: float, max_seconds: float | None) -> None:

@@ -2,7 +2,18 @@
 
 const GUTTER = 44;  // px left of the plot, the same as the Waveform's, so the two line up in a VBox
 
-function render({ model, el }) {
+// The shared helpers (_common.js) come as the `_common` trait and are imported once, from a blob URL.
+let common = null;
+function helpers(model) {
+  if (!common) {
+    const url = URL.createObjectURL(new Blob([model.get("_common")], { type: "text/javascript" }));
+    common = import(url).finally(() => URL.revokeObjectURL(url));
+  }
+  return common;
+}
+
+async function render({ model, el }) {
+  const { attachRange, fmt, niceStep, theme } = await helpers(model);
   const root = document.createElement("div");
   root.className = "vl-view vl-spectrogram";
   root.innerHTML = `<div class="vl-bar"><span class="vl-info"></span></div><canvas></canvas>`;

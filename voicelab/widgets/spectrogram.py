@@ -9,7 +9,7 @@ import traitlets as t
 
 from voicelab.audio.clip import Clip
 from voicelab.plot.model import DB_FLOOR, SpectrogramImage
-from voicelab.widgets._base import ViewError, VoicelabWidget, check_clip, read_asset
+from voicelab.widgets._base import ASSETS, ViewError, ViewWidget, check_clip
 
 __all__ = ["Spectrogram", "colormap_bytes"]
 
@@ -25,7 +25,7 @@ def colormap_bytes(name: str = "magma") -> bytes:
     return (rgb * 255 + 0.5).astype(np.uint8).tobytes()
 
 
-class Spectrogram(VoicelabWidget):
+class Spectrogram(ViewWidget):
     """A Clip's spectrogram: wheel to zoom, drag to pan; ``link=waveform`` keeps both on one range.
 
     Args:
@@ -38,8 +38,7 @@ class Spectrogram(VoicelabWidget):
         max_hz: Highest frequency shown, Hz (default Nyquist).
     """
 
-    _esm = read_asset("_common.js") + read_asset("spectrogram.js")
-    _css = read_asset("widgets.css")
+    _esm = ASSETS / "spectrogram.js"
 
     duration = t.Float(0.0).tag(sync=True)
     samplerate = t.Int(16000).tag(sync=True)

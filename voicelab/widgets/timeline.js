@@ -4,7 +4,18 @@
 const NOTE = "x: audio seconds sent. Partials and finals sit at the audio cursor when they arrived " +
   "(dashed line = a final's arrival); word boxes at the provider's word times. Hover for the raw message.";
 
-function render({ model, el }) {
+// The shared helpers (_common.js) come as the `_common` trait and are imported once, from a blob URL.
+let common = null;
+function helpers(model) {
+  if (!common) {
+    const url = URL.createObjectURL(new Blob([model.get("_common")], { type: "text/javascript" }));
+    common = import(url).finally(() => URL.revokeObjectURL(url));
+  }
+  return common;
+}
+
+async function render({ model, el }) {
+  const { attachRange, fitText, fmt, niceStep, storeOf, theme } = await helpers(model);
   const store = storeOf(model);
   const root = document.createElement("div");
   root.className = "vl-view vl-timeline";
@@ -132,4 +143,8 @@ function render({ model, el }) {
   return () => { ro.disconnect(); store.views.delete(schedule); model.off("change:view_range", onRange); model.off("change:height", schedule); };
 }
 
-export default { initialize: initializeStore, render };
+async function initialize({ model }) {
+  return (await helpers(model)).initializeStore({ model });
+}
+
+export default { initialize, render };

@@ -6,7 +6,7 @@ from typing import Any
 
 import traitlets as t
 
-from voicelab.widgets._base import read_asset
+from voicelab.widgets._base import ASSETS
 from voicelab.widgets._live import SessionWidget
 
 __all__ = ["Timeline"]
@@ -18,11 +18,11 @@ class Timeline(SessionWidget):
     Each partial revision is a faint span from its display to its replacement; finals are solid,
     with word boxes where word times exist; hovering shows the raw message.
 
-    Fills in live while a Session runs, sending only new items (see `voicelab.widgets._live`).
+    Fills in live while a Stream runs, sending only new items (see `voicelab.widgets._live`).
 
     Args:
-        source: A `voicelab.client.Session` (live) or a `voicelab.Recording`.
-        live: Follow a running Session on a background thread.
+        source: A `voicelab.client.Stream` (live) or a `voicelab.Recording`.
+        live: Follow a running Stream on a background thread.
         max_rate: Most updates per second.
         height: Canvas height in pixels.
 
@@ -30,8 +30,7 @@ class Timeline(SessionWidget):
         view_range: Visible ``(start, end)`` audio seconds, or ``None`` to follow the data.
     """
 
-    _esm = read_asset("_common.js") + read_asset("timeline.js")
-    _css = read_asset("widgets.css")
+    _esm = ASSETS / "timeline.js"
 
     view_range = t.Tuple(t.Float(), t.Float(), default_value=None, allow_none=True).tag(sync=True)
 

@@ -3,7 +3,18 @@
 
 const GUTTER = 44;  // px left of the plot, the same as the Spectrogram's, so the two line up in a VBox
 
-function render({ model, el }) {
+// The shared helpers (_common.js) come as the `_common` trait and are imported once, from a blob URL.
+let common = null;
+function helpers(model) {
+  if (!common) {
+    const url = URL.createObjectURL(new Blob([model.get("_common")], { type: "text/javascript" }));
+    common = import(url).finally(() => URL.revokeObjectURL(url));
+  }
+  return common;
+}
+
+async function render({ model, el }) {
+  const { attachRange, fmt, niceStep, theme } = await helpers(model);
   const root = document.createElement("div");
   root.className = "vl-view vl-waveform";
   root.innerHTML = `<div class="vl-bar"><button class="vl-play">▶ Play</button><button class="vl-fit">Fit</button>

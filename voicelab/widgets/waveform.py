@@ -9,7 +9,7 @@ import traitlets as t
 
 from voicelab.audio.clip import Clip
 from voicelab.plot.model import Envelope, envelope_bytes
-from voicelab.widgets._base import ViewError, VoicelabWidget, check_clip, log, read_asset
+from voicelab.widgets._base import ASSETS, ViewError, ViewWidget, check_clip, log
 
 __all__ = ["Waveform"]
 
@@ -17,7 +17,7 @@ __all__ = ["Waveform"]
 MAX_PLAY_SECONDS = 600.0
 
 
-class Waveform(VoicelabWidget):
+class Waveform(ViewWidget):
     """A Clip's waveform: wheel to zoom, drag to pan, shift-drag to select, space or the button to play.
 
     Python holds a min/max pyramid (`voicelab.plot.model.Envelope`) and sends only the level that
@@ -33,8 +33,7 @@ class Waveform(VoicelabWidget):
         view_range: ``(start, end)`` seconds visible; link it to other views with `voicelab.widgets.link`.
     """
 
-    _esm = read_asset("_common.js") + read_asset("waveform.js")
-    _css = read_asset("widgets.css")
+    _esm = ASSETS / "waveform.js"
 
     duration = t.Float(0.0, help="Clip length, seconds.").tag(sync=True)
     samplerate = t.Int(16000, help="Samples per second, Hz.").tag(sync=True)

@@ -9,34 +9,40 @@ immutable fields, audio accounting, end and expiry), `parse_client_event`, one b
 event, `ERROR_CODES` (every ``session.error`` code with its close code), and `TokenIssuer` (single-use
 temporary tokens with an injected clock), `handle_token_request`.
 
-Choices made where protocols.md is [UNK] or [INF] (section numbers of protocols.md):
+Choices made where the vendor documentation is silent ([UNK]) or where voicelab infers ([INF]),
+by topic; docs/protocols.md lists the same choices beside the vendor pages they rest on:
 
-- §2.2 [INF] Token minting accepts the key as ``Bearer <key>`` or raw.
-- §2.2 [INF] An unknown or already-used token gives ``UNAUTHORIZED``; an elapsed redemption window gives
-  lower-case ``unauthorized`` (A5); both close 1008 after the upgrade.
-- §2.2 [INF] Temporary tokens are single-use even for ``session.resume`` (each connection needs a new one).
-- §2.4 [INF] A rejected first ``session.update`` yields ``session.error invalid_format`` and then
-  ``session.ready`` on defaults (3P A15).
-- §2.5 [INF] ``tool.result`` results that are not strings are JSON-encoded by the client builder.
-- §2.6 [UNK→INF] ``reply.done`` without ``status`` is normalised to ``"completed"``; the builder omits it.
-- §2.6 [UNK→INF] ``session.ended`` durations are numbers (rounded to ms), ``timestamp`` is ISO-8601 UTC;
-  ``audio_duration_seconds`` is null when no audio arrived.
-- §2.6 [INF] ``resume_token`` on ``session.ready`` is parsed if present but never required.
-- §2.6 [INF] ``tool.call`` ``reply_id`` is parsed if present, never emitted.
-- §2.7 [INF] Unknown ``session`` keys are rejected (``invalid_format``), with hints for ``llm``,
-  root-level ``turn_detection`` and ``voice.voice_id``; 3P-only input fields are accepted.
-- §2.7 [INF] ``format.sample_rate``, when given, must equal the rate the encoding implies (24000/8000).
-- §2.7 [INF] ``min_silence`` must not exceed ``max_silence``.
-- §2.7 [INF] Voices: any non-empty name not in the removed list is accepted unless a catalog is given.
-- §2.8 [UNK→INF] ``agent_init_failed`` and ``agent_timeout`` close with 1011.
-- §2.8 [INF] Unknown ``session.error`` codes are parsed as non-fatal with no close code.
-- §2.8 [INF] Normal close after ``session.ended`` is 1000; ``session_expired`` sends ``session.error``,
+- Tokens [INF] Token minting accepts the key as ``Bearer <key>`` or raw.
+- Tokens [INF] An unknown or already-used token gives ``UNAUTHORIZED``; an elapsed redemption window gives
+  lower-case ``unauthorized`` (as the token API page says); both close 1008 after the upgrade.
+- Tokens [INF] Temporary tokens are single-use even for ``session.resume`` (each connection needs a new one).
+- Lifecycle [INF] A rejected first ``session.update`` yields ``session.error invalid_format`` and then
+  ``session.ready`` on defaults (as a third-party client reports).
+- Client events [INF] ``tool.result`` results that are not strings are JSON-encoded by the client builder.
+- Server events [UNK→INF] ``reply.done`` without ``status`` is normalised to ``"completed"``; the builder
+  omits it.
+- Server events [UNK→INF] ``session.ended`` durations are numbers (rounded to ms), ``timestamp`` is
+  ISO-8601 UTC; ``audio_duration_seconds`` is null when no audio arrived.
+- Server events [INF] ``resume_token`` on ``session.ready`` is parsed if present but never required.
+- Server events [INF] ``tool.call`` ``reply_id`` is parsed if present, never emitted.
+- Session schema [INF] Unknown ``session`` keys are rejected (``invalid_format``), with hints for ``llm``,
+  root-level ``turn_detection`` and ``voice.voice_id``; input fields seen only in third-party clients
+  are accepted.
+- Session schema [INF] ``format.sample_rate``, when given, must equal the rate the encoding implies
+  (24000/8000).
+- Session schema [INF] ``min_silence`` must not exceed ``max_silence``.
+- Session schema [INF] Voices: any non-empty name not in the removed list is accepted unless a catalog is
+  given.
+- Errors [UNK→INF] ``agent_init_failed`` and ``agent_timeout`` close with 1011.
+- Errors [INF] Unknown ``session.error`` codes are parsed as non-fatal with no close code.
+- Errors [INF] Normal close after ``session.ended`` is 1000; ``session_expired`` sends ``session.error``,
   then ``session.ended``, then close 1008.
-- §2.8 [INF] Messages after ``session.ready`` that are valid but out of place (a second ``session.resume``)
-  get ``invalid_format``.
-- §2.11 [INF] ``tool.call`` arguments: ``arguments`` else ``args``; a JSON-encoded string is decoded.
-- §2.11 [INF] ``reply.audio`` audio is read from ``data``, else ``audio``.
-- §2.12 [INF] A bare ``{"type":"error"}`` (pre-GA) is parsed like ``session.error``.
+- Errors [INF] Messages after ``session.ready`` that are valid but out of place (a second
+  ``session.resume``) get ``invalid_format``.
+- Field variants [INF] ``tool.call`` arguments: ``arguments`` else ``args``; a JSON-encoded string is
+  decoded.
+- Field variants [INF] ``reply.audio`` audio is read from ``data``, else ``audio``.
+- Field variants [INF] A bare ``{"type":"error"}`` (pre-GA) is parsed like ``session.error``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""The AssemblyAI Voice Agent ``session.update`` body: build, validate, merge (protocols.md §2.7).
+"""The AssemblyAI Voice Agent ``session.update`` body: build, validate, merge.
+
+Sources: the session-configuration page
+https://www.assemblyai.com/docs/voice-agents/voice-agent-api/session-configuration
+and AssemblyAI's skill reference (fields, defaults, voices, mutability)
+https://github.com/AssemblyAI/assemblyai-skill/blob/main/skills/assemblyai/references/voice-agents.md
 
 Validation raises `SessionConfigError` naming the field path (``session.output.volume``), the
 bad value and the allowed values, with the ``session.error`` code a server would send.
@@ -25,7 +30,8 @@ __all__ = [
     "validate_session",
 ]
 
-#: Wire encoding → (voicelab encoding, sample rate) [DOC §2.3].
+#: Wire encoding → (voicelab encoding, sample rate) [DOC]:
+#: https://www.assemblyai.com/docs/voice-agents/voice-agent-api/audio-format
 ENCODING_RATES: dict[str, tuple[str, int]] = {
     "audio/pcm": ("linear16", 24000),
     "audio/pcmu": ("mulaw", 8000),
@@ -40,7 +46,7 @@ DOCUMENTED_VOICES: tuple[str, ...] = tuple(
 REMOVED_VOICES: frozenset[str] = frozenset(
     "sam mia jack sophie oliver ethan mei lukas lena mina joon ren hana".split()
 )
-#: Fields that cannot change after ``session.ready`` [DOC/VND §2.7].
+#: Fields that cannot change after ``session.ready`` [DOC: the events reference; VND: the skill reference].
 IMMUTABLE_FIELDS: tuple[str, ...] = ("agent_id", "greeting", "output.voice", "output.format")
 
 _TOP = ("agent_id", "system_prompt", "greeting", "input", "output", "tools")

@@ -1,7 +1,8 @@
 """AssemblyAI Voice Agent connection setup.
 
-Client URL/auth, the server's upgrade check, and close-code explanations (protocols.md §2.1, §2.2,
-§2.8, §2.12).
+Client URL/auth, the server's upgrade check, and close-code explanations. Sources: the overview and
+the token API pages, the troubleshooting page, and AssemblyAI's own skill reference (URLs in
+`voicelab.providers.assemblyai_agent.messages` and docs/protocols.md).
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ from voicelab.protocols.wire import (
     lower_headers,
     parse_query,
 )
-from voicelab.providers.assemblyai_agent.messages import PROVIDER, error_info, session_error
+from voicelab.providers.assemblyai_agent.messages import (
+    PROVIDER,
+    SKILL_REFERENCE,
+    TROUBLESHOOTING,
+    error_info,
+    session_error,
+)
 from voicelab.providers.assemblyai_agent.tokens import HOSTS, TokenGrant, TokenIssuer, key_fingerprint
 
 __all__ = [
@@ -194,21 +201,21 @@ def accept_upgrade(
 
 
 _CLOSE: dict[int, tuple[str, str, str, str]] = {
-    1000: ("Normal close", "the session ended (after session.ended)", "nothing to fix", "[INF] §2.8"),
+    1000: ("Normal close", "the session ended (after session.ended)", "nothing to fix", "[INF]"),
     1006: (
         "Connection dropped without a close frame",
         "a network drop, or (in browsers) a pre-handshake auth failure whose session.error is invisible",
         "fetch a fresh temporary token before each attempt; reconnect and send session.resume within 30 s",
-        "[VND] §2.2, §2.12",
+        f"[VND] {SKILL_REFERENCE}",
     ),
     1008: (
         "Policy violation",
         "UNAUTHORIZED/FORBIDDEN credentials, session_not_found/session_forbidden on resume, "
         "or session_expired at max_session_duration_seconds",
         "check the preceding session.error code; use `Authorization: Bearer <key>` or a fresh ?token=",
-        "[VND] §2.8; [DOC] seed",
+        f"[VND] {SKILL_REFERENCE}; [DOC] {TROUBLESHOOTING}",
     ),
-    1011: ("Server internal error", "INTERNAL_ERROR during setup", "retry with backoff", "[VND] §2.8"),
+    1011: ("Server internal error", "INTERNAL_ERROR during setup", "retry with backoff", f"[VND] {SKILL_REFERENCE}"),
 }
 
 

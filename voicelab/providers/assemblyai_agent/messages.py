@@ -1,8 +1,8 @@
 """AssemblyAI Voice Agent events.
 
 Client → server builders, server → client parsing into voicelab events, the server half's builders,
-and the ``session.error`` code table
-(protocols.md §2.5, §2.6, §2.8, §2.11).
+and the ``session.error`` code table. Sources: the events reference and the WebSocket API reference
+(URLs below and in docs/protocols.md).
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ class ErrorCode:
         fatal: Whether the session ends.
         meaning: What it means.
         fix: What to do.
-        evidence: Tag and section.
+        evidence: The evidence tag and the vendor page(s) behind it.
     """
 
     code: str
@@ -119,8 +119,21 @@ class ErrorCode:
     evidence: str
 
 
+# The vendor pages the error table rests on (``ErrorCode.evidence``).
+#: AssemblyAI's own reference for coding agents: vendor-authored, not the docs ([VND]).
+SKILL_REFERENCE = "https://github.com/AssemblyAI/assemblyai-skill/blob/main/skills/assemblyai/references/voice-agents.md"
+_DOCS = "https://www.assemblyai.com/docs"
+#: The events reference [DOC].
+EVENTS_REFERENCE = f"{_DOCS}/voice-agents/voice-agent-api/events-reference"
+#: The WebSocket API reference [DOC].
+WS_REFERENCE = f"{_DOCS}/api-reference/voice-agent-api/voice-agent-web-socket"
+#: The temporary-token API [DOC].
+TOKEN_REFERENCE = f"{_DOCS}/api-reference/voice-agent-api/generate-voice-agent-token"
+#: The troubleshooting page [DOC].
+TROUBLESHOOTING = f"{_DOCS}/voice-agents/voice-agent-api/troubleshooting"
+
 _NEW = "start a fresh session without session.resume"
-#: Every documented ``session.error`` code (§2.8); keys are lower case.
+#: Every documented ``session.error`` code; keys are lower case.
 ERROR_CODES: dict[str, ErrorCode] = {
     e.code.lower(): e
     for e in (
@@ -131,7 +144,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
             fatal=True,
             meaning="missing or invalid credentials, or an expired/used temporary token",
             fix="send `Authorization: Bearer <key>`; mint a fresh token right before each connection",
-            evidence="[VND] §2.8; [DOC] A5",
+            evidence=f"[VND] {SKILL_REFERENCE}; [DOC] {TOKEN_REFERENCE}",
         ),
         ErrorCode(
             code="FORBIDDEN",
@@ -140,7 +153,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
             fatal=True,
             meaning="valid credentials without permission",
             fix="check the account and key permissions",
-            evidence="[VND] §2.8",
+            evidence=f"[VND] {SKILL_REFERENCE}",
         ),
         ErrorCode(
             code="INTERNAL_ERROR",
@@ -149,7 +162,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
             fatal=True,
             meaning="exception during setup",
             fix="retry with backoff",
-            evidence="[VND] §2.8",
+            evidence=f"[VND] {SKILL_REFERENCE}",
         ),
         ErrorCode(
             code="server_error",
@@ -158,7 +171,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
             fatal=True,
             meaning="at capacity at connect, or an exception while applying an update",
             fix="retry later with backoff",
-            evidence="[VND] §2.8",
+            evidence=f"[VND] {SKILL_REFERENCE}",
         ),
         ErrorCode(
             code="session_not_found",
@@ -167,7 +180,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
             fatal=True,
             meaning="unknown session id or the 30 s grace window expired",
             fix=_NEW,
-            evidence="[DOC] §2.8",
+            evidence=f"[DOC] {EVENTS_REFERENCE}",
         ),
         ErrorCode(
             code="session_forbidden",
@@ -176,7 +189,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
             fatal=True,
             meaning="the session belongs to another account or key",
             fix=_NEW,
-            evidence="[DOC] §2.8",
+            evidence=f"[DOC] {EVENTS_REFERENCE}",
         ),
         ErrorCode(
             code="session_expired",
@@ -185,7 +198,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
             fatal=True,
             meaning="max_session_duration_seconds reached (no warning beforehand)",
             fix="run a client-side timer; mint a token with a longer max_session_duration_seconds",
-            evidence="[VND] §2.8; [DOC] A5",
+            evidence=f"[VND] {SKILL_REFERENCE}; [DOC] {TOKEN_REFERENCE}",
         ),
         ErrorCode(
             code="agent_init_failed",
@@ -194,7 +207,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
             fatal=True,
             meaning="the agent worker failed to start",
             fix="retry with backoff",
-            evidence="[VND] §2.8; close code [UNK]→[INF] 1011",
+            evidence=f"[VND] {SKILL_REFERENCE}; close code [UNK]→[INF] 1011",
         ),
         ErrorCode(
             code="agent_timeout",
@@ -203,7 +216,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
             fatal=True,
             meaning="the agent was not ready within 10 s",
             fix="retry with backoff",
-            evidence="[VND] §2.8; close code [UNK]→[INF] 1011",
+            evidence=f"[VND] {SKILL_REFERENCE}; close code [UNK]→[INF] 1011",
         ),
         ErrorCode(
             code="invalid_format",
@@ -212,7 +225,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
             fatal=False,
             meaning="bad JSON, missing or unknown type, schema failure, or audio sent before session.ready",
             fix="send session.update first, wait for session.ready, check the message shape",
-            evidence="[DOC] §2.8",
+            evidence=f"[DOC] {WS_REFERENCE}",
         ),
         ErrorCode(
             code="invalid_audio",
@@ -221,7 +234,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
             fatal=False,
             meaning="input.audio failed base64 or PCM decoding",
             fix="send base64 of raw PCM16 LE 24 kHz mono (no WAV header, not float32, not binary frames)",
-            evidence="[DOC] seed; [VND] §2.8",
+            evidence=f"[DOC] {TROUBLESHOOTING}; [VND] {SKILL_REFERENCE}",
         ),
         ErrorCode(
             code="invalid_value",
@@ -230,7 +243,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
             fatal=False,
             meaning="bad voice or field type in an update",
             fix="check GET /v1/voices and field types",
-            evidence="[VND] §2.8",
+            evidence=f"[VND] {SKILL_REFERENCE}",
         ),
         ErrorCode(
             code="immutable_field",
@@ -239,7 +252,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
             fatal=False,
             meaning="tried to change greeting or output.* after session.ready",
             fix="set greeting, voice and output format in the first session.update",
-            evidence="[DOC] §2.8",
+            evidence=f"[DOC] {EVENTS_REFERENCE}",
         ),
         ErrorCode(
             code="invalid_config",
@@ -248,7 +261,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
             fatal=False,
             meaning="the update failed validation",
             fix="fix the named field",
-            evidence="[VND] §2.8",
+            evidence=f"[VND] {SKILL_REFERENCE}",
         ),
     )
 }
@@ -270,7 +283,7 @@ def timestamp_text(when: float | str) -> str:
 
 
 def session_update(session: Mapping[str, Any], *, first: bool = True) -> str:
-    """Build ``session.update`` after validating its body (§2.7).
+    """Build ``session.update`` after validating its body (see `validate_session`).
 
     Args:
         session: The ``session`` object (see `make_session`).
@@ -290,7 +303,7 @@ def session_resume(session_id: str) -> str:
 
 
 def input_audio(audio: bytes, *, encoding: str = "audio/pcm") -> str:
-    """Build ``input.audio`` with base64 audio (never a binary frame, §2.3).
+    """Build ``input.audio`` with base64 audio (never a binary frame: the audio-format page).
 
     Args:
         audio: PCM16 LE 24 kHz mono for ``audio/pcm``; G.711 bytes (8 kHz) for pcmu/pcma.
@@ -364,7 +377,7 @@ def _arguments(msg: Mapping[str, Any]) -> dict[str, Any]:
 def parse(message: str | bytes | Mapping[str, Any], *, output_encoding: str = "audio/pcm") -> list[Event]:
     """Parse one server → client message into events.
 
-    Handles the §2.11 variants: ``arguments``/``args`` in ``tool.call``; ``reply.done`` with no
+    Handles the field variants seen across doc versions: ``arguments``/``args`` in ``tool.call``; ``reply.done`` with no
     status (= completed); upper/lower-case error codes; ``reply.audio`` audio in ``data`` (or
     ``audio``); a bare ``error`` type.
 

@@ -1,6 +1,7 @@
 """The Voice Agent server half's message handling.
 
-Parse client events and enforce ordering and mutability rules (protocols.md §2.4, §2.5, §2.7, §2.8).
+Parse client events and enforce ordering and mutability rules (the events reference and the
+WebSocket API reference; URLs in `voicelab.providers.assemblyai_agent.messages`).
 
 `AgentServerSession.receive` takes one client frame and returns a `ServerStep`: the parsed
 event (if valid), the messages to send back now, and a close code if the socket must close.
@@ -149,7 +150,7 @@ def parse_client_event(message: str | bytes) -> ClientEvent:
 
 
 def new_session_id(*, token_hex: Callable[[int], str] | None = None) -> str:
-    """Return ``sess_`` + 32 hex digits, as observed live (§2.6)."""
+    """Return ``sess_`` + 32 hex digits, as third-party clients observed live (the docs show ``sess_abc123``)."""
     return "sess_" + (token_hex or secrets.token_hex)(16)
 
 
@@ -234,7 +235,7 @@ class AgentServerSession:
             try:
                 self.config = validate_session(event.session, first=True, voices=self._voices)
             except SessionConfigError as exc:
-                # A rejected first update leaves the call on defaults [3P §2.7, A15].
+                # A rejected first update leaves the call on defaults (a third-party client's report).
                 self.ready = True
                 error = self._error("invalid_format", str(exc), now, exc.param)
                 return ServerStep(event=event, replies=[error, session_ready(session_id=self.session_id)])

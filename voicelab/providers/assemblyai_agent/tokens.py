@@ -1,4 +1,7 @@
-"""AssemblyAI Voice Agent temporary tokens (protocols.md §2.2, §2.10).
+"""AssemblyAI Voice Agent temporary tokens.
+
+Source: the token API page
+https://www.assemblyai.com/docs/api-reference/voice-agent-api/generate-voice-agent-token
 
 Client half: build the ``GET /v1/token`` request and parse its response.  Server half: a pure
 `TokenIssuer` (single use, a redemption window, a session cap) whose every method takes the
@@ -33,9 +36,9 @@ __all__ = [
 ]
 
 HOSTS = {"us": "agents.assemblyai.com", "eu": "agents.eu.assemblyai.com"}
-#: ``expires_in_seconds`` range: the redemption window [DOC §2.2].
+#: ``expires_in_seconds`` range: the redemption window [DOC].
 EXPIRES_IN_RANGE = (1, 600)
-#: ``max_session_duration_seconds`` range [DOC §2.2].
+#: ``max_session_duration_seconds`` range [DOC].
 MAX_SESSION_RANGE = (60, 10800)
 DEFAULT_MAX_SESSION_DURATION = 10800
 
@@ -296,7 +299,7 @@ def handle_token_request(
 ) -> tuple[int, dict[str, Any]]:
     """Answer ``GET /v1/token`` as a server (the emulator).
 
-    Accepts the key as ``Bearer <key>`` or raw (examples vary, §2.2).
+    Accepts the key as ``Bearer <key>`` or raw (the vendor's examples vary).
 
     Args:
         query: The query string.

@@ -7,36 +7,41 @@ Server half (for the emulator): `accept_upgrade` (→ `PulseSessionConfig` or
 `HandshakeRejection`), `classify_client_frame`, `build_transcription`, `build_speech_event`,
 `build_error`, `build_region_error`, `CLOSE_AFTER_LAST`, `CLOSE_CONCURRENCY`.
 
-Choices made where protocols.md is [UNK] or [INF] (section numbers of protocols.md):
+Choices made where the vendor documentation is silent ([UNK]) or where voicelab infers ([INF]),
+by topic; docs/protocols.md lists the same choices beside the vendor pages they rest on:
 
-- §1.1 [UNK→INF] The 400 body of a rejected WS handshake reuses the unified REST shape
-  ``{"error": …, "request_id": …}`` (missing/invalid model uses the S36 message text).
-- §1.1/§1.12 [INF] Server check order: path (404) → credentials (401) → model (400) → parameters (400).
-- §1.1 [INF] ``/api/v1/pulse/get_text`` (old host's path) is served as the legacy endpoint.
-- §1.1 [INF] The client refuses a language its vendor region does not serve (``check_region=True``).
-- §1.2 [INF] Clients support three auth forms (Bearer header default, ``?token=``, ``?api_key=``);
+- Handshake [UNK→INF] The 400 body of a rejected WS handshake reuses the unified REST shape
+  ``{"error": …, "request_id": …}`` (missing/invalid model uses the message text of the vendor's
+  REST error schema).
+- Handshake [INF] Server check order: path (404) → credentials (401) → model (400) → parameters (400).
+- Endpoints [INF] ``/api/v1/pulse/get_text`` (old host's path) is served as the legacy endpoint.
+- Regions [INF] The client refuses a language its vendor region does not serve (``check_region=True``).
+- Auth [INF] Clients support three auth forms (Bearer header default, ``?token=``, ``?api_key=``);
   the server half accepts all three; any other scheme (``Token``/``Key``) → 401 ``{"error":"unauthorized"}``.
-- §1.2 [INF] The Bearer header wins when several credentials are sent.
-- §1.3 [UNK→INF] Invalid ``encoding``/``sample_rate`` (and malformed booleans/integers) → 400 before
+- Auth [INF] The Bearer header wins when several credentials are sent.
+- Parameters [UNK→INF] Invalid ``encoding``/``sample_rate`` (and malformed booleans/integers) → 400 before
   the upgrade.
-- §1.3 [INF] Boolean query values other than ``"true"``/``"false"`` are rejected by the emulator (the real
-  server treats them as false).
-- §1.3 [INF] Omitted ``language`` is accepted on both paths (probe S37); the resolved config keeps ``None``.
-- §1.3 [INF] Keywords given as a JSON array or an empty string are refused client-side; intensifier > 5
+- Parameters [INF] Boolean query values other than ``"true"``/``"false"`` are rejected by the emulator (the
+  real server treats them as false).
+- Parameters [INF] Omitted ``language`` is accepted on both paths (as in the vendor's live probe); the
+  resolved config keeps ``None``.
+- Parameters [INF] Keywords given as a JSON array or an empty string are refused client-side; intensifier > 5
   only logs a warning.
-- §1.3 [INF] ``format=false`` resolves ``punctuate``, ``capitalize`` and ``itn_normalize`` to false.
-- §1.4 [UNK→INF] Legacy ``{"type":"end"}`` and ``{"flag":"END"}`` are treated like ``close_stream``.
-- §1.5 [INF] A message without ``type`` is a transcription; one with only ``message`` (legacy ASR
+- Parameters [INF] ``format=false`` resolves ``punctuate``, ``capitalize`` and ``itn_normalize`` to false.
+- Control [UNK→INF] Legacy ``{"type":"end"}`` and ``{"flag":"END"}`` are treated like ``close_stream``.
+- Messages [INF] A message without ``type`` is a transcription; one with only ``message`` (legacy ASR
   shape) is an error.
-- §1.5.1 [INF] The emulator always emits ``speaker`` as an integer.
-- §1.5.1 [INF] ``words`` appear on interims too when ``word_timestamps=true`` (only finals per 3P S46).
-- §1.5.1 [DOC S5] ``from_finalize`` is emitted on finals only when ``itn_normalize=true``.
-- §1.5.3 [INF] Errors are detected by ``type=="error"`` OR ``status=="error"`` OR an ``error``/``error_code``
-  key, and are treated as fatal (S1: "before a forced close").
-- §1.5.3 [INF] A text frame that is not valid control gets the error frame, then close code 1003.
-- §1.6 [UNK→INF] The close code after the ``is_last`` final is 1000 (`CLOSE_AFTER_LAST`).
-- §1.6 [INF] A final with ``from_finalize`` or ``is_last`` also yields a `TurnEnd` event.
-- §1.12 [INF] Close 1011 is explained as a server error though undocumented for Pulse.
+- Transcription [INF] The emulator always emits ``speaker`` as an integer.
+- Transcription [INF] ``words`` appear on interims too when ``word_timestamps=true`` (a third-party client
+  says finals only).
+- Transcription [DOC] ``from_finalize`` is emitted on finals only when ``itn_normalize=true`` (the
+  ``/pulse/get_text`` reference page).
+- Errors [INF] Errors are detected by ``type=="error"`` OR ``status=="error"`` OR an ``error``/``error_code``
+  key, and are treated as fatal (the AsyncAPI spec: "before a forced close").
+- Errors [INF] A text frame that is not valid control gets the error frame, then close code 1003.
+- Close [UNK→INF] The close code after the ``is_last`` final is 1000 (`CLOSE_AFTER_LAST`).
+- Close [INF] A final with ``from_finalize`` or ``is_last`` also yields a `TurnEnd` event.
+- Close [INF] Close 1011 is explained as a server error though undocumented for Pulse.
 """
 
 from __future__ import annotations

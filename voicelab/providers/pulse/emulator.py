@@ -1,25 +1,27 @@
 """The Smallest AI Pulse real-time STT emulator (``/waves/v1/stt/live``, ``/waves/v1/pulse/get_text``).
 
 The wire format comes from `voicelab.providers.pulse` (upgrade check, frame classification,
-message builders); this module adds the behaviour of protocols.md §1.6: interims while speech
-arrives, finals on endpointing / ``eou_timeout_ms`` / word counts / ``finalize`` /
-``close_stream``, VAD events, and every encoding at every allowed rate.
+message builders); this module adds the finalization behaviour the vendor documents
+(https://docs.smallest.ai/models/documentation/speech-to-text-pulse/realtime-web-socket/response-format,
+https://docs.smallest.ai/models/documentation/speech-to-text-pulse/features/endpointing): interims
+while speech arrives, finals on endpointing / ``eou_timeout_ms`` / word counts / ``finalize`` /
+``close_stream``, VAD events, and every encoding at every allowed rate. Decoded audio reaches the
+recognizer through the shared `voicelab.emulator.engine_feed.EngineFeed`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import re
 import uuid
-from collections import deque
 from typing import Any
 
 import numpy as np
 
 from voicelab.emulator.audio_in import make_decoder
-from voicelab.emulator.recognizers import Endpointing, Final, Partial, SpeechEnd, SpeechStart
+from voicelab.emulator.engine_feed import AudioBatch, EngineFeed
+from voicelab.emulator.recognizers import Endpointing, Final, Partial, RecognizerStream, SpeechEnd, SpeechStart
 from voicelab.emulator.server import ConnectionContext, Route, UpgradeRequest
 from voicelab.errors import CodecError
 from voicelab.protocols.events import Utterance, Word
@@ -33,7 +35,9 @@ logger = logging.getLogger("voicelab.providers.pulse.emulator")
 
 #: Paths served (the last one is the pre-2026 host's path, an alias of get_text).
 PATHS: tuple[str, ...] = ("/waves/v1/stt/live", "/waves/v1/pulse/get_text", "/api/v1/pulse/get_text")
-#: Words after which ``finalize_on_words`` ends a final (the vendor probe saw at most ~10) [VND §1.6].
+#: Words after which ``finalize_on_words`` ends a final: the vendor's live probe baseline shows finals of at
+#: most about 10 words [VND]
+#: (https://github.com/smallest-inc/smallest-ai-documentation/blob/main/scripts/probes/baseline-pulse-stt.json).
 FINALIZE_ON_WORDS = 10
 #: While in speech, an interim goes out at least every this many audio chunks (repeating the text if needed).
 INTERIM_EVERY_CHUNKS = 3
@@ -47,8 +51,6 @@ WORD_CUT_PAUSE = 0.08
 QUIET_RATIO = 0.12
 #: A speech start this soon (audio seconds) after a forced final continues the same acoustic speech.
 VAD_CONTINUATION = 1.0
-#: Most audio seconds coalesced into one engine call when audio queues up (e.g. a replay after a reconnect).
-MAX_BATCH_SECONDS = 1.0
 _PUNCT = re.compile(r"[.,?!]")
 
 
@@ -91,15 +93,8 @@ def route() -> Route:
     )
 
 
-@dataclasses.dataclass
-class _Item:
-    kind: str  # "audio" | "finalize" | "close"
-    samples: np.ndarray | None = None
-    now: float = 0.0
-
-
 class PulseHandler:
-    """One Pulse connection: a receive loop feeding an engine loop through an ordered queue.
+    """One Pulse connection: a receive loop feeding the recognizer through an `EngineFeed`.
 
     Args:
         ctx: The connection context (its ``config`` is the `PulseSessionConfig`).
@@ -110,9 +105,9 @@ class PulseHandler:
         self.cfg: PulseSessionConfig = ctx.config
         self.session_id = str(uuid.uuid4())
         ctx.session_id = self.session_id
-        self.stream: Any = None
-        self._items: deque[_Item] = deque()
-        self._wake = asyncio.Event()
+        self.feed = EngineFeed(
+            ctx, on_events=self._on_events, on_control=self._on_control, stream_options=self._stream_options
+        )
         self.ending = False
         self.finals: list[str] = []
         self.partial_text = ""
@@ -127,6 +122,21 @@ class PulseHandler:
         self._pending_at = 0.0
 
     # ----------------------------------------------------------------- set-up
+
+    @property
+    def stream(self) -> RecognizerStream:
+        """The session's recognizer stream (opened before the first frame is read)."""
+        stream = self.feed.stream
+        assert stream is not None
+        return stream
+
+    def _stream_options(self) -> dict[str, Any]:
+        cfg = self.cfg
+        return {
+            "word_times": cfg.word_timestamps or cfg.sentence_timestamps,
+            "partials": True,
+            "endpointing": self._endpointing(),
+        }
 
     def _endpointing(self) -> Endpointing:
         base = getattr(self.ctx.recognizer, "endpointing", None)
@@ -154,17 +164,12 @@ class PulseHandler:
         except CodecError as exc:
             await ctx.fail(str(exc), code=1011)
             return
-        self.stream = await ctx.run_engine(
-            ctx.recognizer.open,
-            samplerate=decoder.output_rate,
-            word_times=cfg.word_timestamps or cfg.sentence_timestamps,
-            partials=True,
-            endpointing=self._endpointing(),
-        )
-        engine = asyncio.create_task(self._engine_loop())
+        feed = self.feed
         try:
+            await feed.open(decoder.output_rate)  # a finalize before any audio still gets its final
+            feed.start()
             async for frame in ctx.frames():
-                if self.ending or engine.done():
+                if self.ending or feed.done:
                     continue
                 kind = wire.classify_client_frame(frame)
                 if isinstance(kind, wire.AudioFrame):
@@ -179,90 +184,40 @@ class PulseHandler:
                             f"invalid audio for encoding={cfg.encoding}: {exc}", code=wire.CLOSE_INVALID_FRAME
                         )
                         break
-                    self._push(_Item("audio", samples, ctx.clock()))
+                    feed.push_audio(samples, samplerate=decoder.output_rate, arrived=ctx.clock())
                 elif isinstance(kind, wire.ControlFrame):
                     if kind.ends_stream:
                         self.ending = True
-                        self._push(_Item("close"))
+                        feed.push_control("close")
                     else:
-                        self._push(_Item("finalize"))
+                        feed.push_control("finalize")
                 else:
                     await ctx.fail(kind.reason, code=kind.close_code)
                     break
-            # The socket is closed, or closing after a fault or an error: nothing the engine does from
-            # now on can reach the client, so queued audio is dropped and the engine task is cancelled
-            # below at once, not awaited (a client gone during ``close_stream`` used to keep the shared
-            # engine busy for up to 60 s). Only an engine call already running finishes.
-            self._items.clear()
         finally:
-            if not engine.done():
-                engine.cancel()
-            await asyncio.gather(engine, return_exceptions=True)
-            stream, self.stream = self.stream, None
-            if stream is not None:
-                await ctx.run_engine(stream.close)
+            # The socket is closed, or closing after a fault or an error: nothing the engine does from
+            # now on can reach the client, so queued audio is dropped and the feed's task is cancelled
+            # at once, not awaited (a client gone during ``close_stream`` used to keep the shared
+            # engine busy for up to 60 s). Only an engine call already running finishes.
+            await feed.stop()
 
-    def _push(self, item: _Item) -> None:
-        self._items.append(item)
-        self._wake.set()
+    # ----------------------------------------------------------------- engine side (EngineFeed callbacks)
 
-    # ----------------------------------------------------------------- engine side
+    async def _on_control(self, kind: str) -> None:
+        if kind == "finalize":
+            await self._flush(reason="finalize")
+        else:  # "close": close_stream, or the legacy end
+            await self._flush(reason="close")
+            await self.ctx.close(wire.CLOSE_AFTER_LAST, "")
 
-    async def _next_batch(self) -> list[_Item]:
-        while not self._items:
-            self._wake.clear()
-            await self._wake.wait()
-        first = self._items.popleft()
-        batch = [first]
-        if first.kind == "audio":  # coalesce queued audio: a slow engine catches up in few calls
-            # ... of at most MAX_BATCH_SECONDS each, so a replayed burst yields its finals as they are
-            # decoded, and a dropped connection's cancel waits for one short engine call at most
-            size = len(first.samples) if first.samples is not None else 0
-            limit = MAX_BATCH_SECONDS * self.stream.samplerate
-            while self._items and self._items[0].kind == "audio":
-                nxt = self._items[0].samples
-                n = len(nxt) if nxt is not None else 0
-                if size + n > limit:
-                    break
-                batch.append(self._items.popleft())
-                size += n
-        return batch
-
-    async def _engine_loop(self) -> None:
-        ctx = self.ctx
-        try:
-            while not ctx.closing:
-                batch = await self._next_batch()
-                first = batch[0]
-                if first.kind == "audio":
-                    await self._audio(batch)
-                elif first.kind == "finalize":
-                    await self._flush(reason="finalize")
-                else:
-                    await self._flush(reason="close")
-                    await ctx.close(wire.CLOSE_AFTER_LAST, "")
-                    return
-        except Exception:
-            logger.exception("pulse session %s: engine failed", self.session_id)
-            await ctx.fail("internal emulator error in the recognizer", code=1011)
-
-    async def _audio(self, batch: list[_Item]) -> None:
-        ctx = self.ctx
-        parts = [b.samples for b in batch if b.samples is not None and len(b.samples)]
-        if not parts:
+    async def _on_events(self, events: list[Any], batch: AudioBatch | None) -> None:
+        if batch is None:  # the feed flushed a stream itself (only on a rate change, which Pulse never has)
+            await self._events(events, reason=None)
             return
-        samples = np.concatenate(parts) if len(parts) > 1 else parts[0]
-        started = ctx.clock()
-        events = await ctx.run_engine(self.stream.accept, samples, now=batch[-1].now)
-        slowdown = ctx.faults.slowdown
-        if slowdown:
-            target = len(samples) / self.stream.samplerate * slowdown
-            spent = ctx.clock() - started
-            if target > spent:
-                await asyncio.sleep(target - spent)
-        self.chunks_since_interim += len(batch)
+        ctx = self.ctx
+        self.chunks_since_interim += batch.chunks
         await self._events(events, reason=None)
-        self._track_level(samples)
+        self._track_level(batch.samples)
         if (
             self.in_utterance
             and self.partial_text
@@ -305,7 +260,7 @@ class PulseHandler:
 
     async def _flush(self, *, reason: str) -> None:
         """Force a final: ``finalize`` (client), ``close`` (close_stream / end) or ``words`` (word limits)."""
-        events = await self.ctx.run_engine(self.stream.flush, now=self.ctx.clock())
+        events = await self.feed.flush()
         self._word_cut_since = None
         await self._events(events, reason=reason)
 

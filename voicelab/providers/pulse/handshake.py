@@ -1,7 +1,8 @@
 """Smallest Pulse connection setup.
 
 Client URL and auth, the server's upgrade validation, and explanations of handshake HTTP statuses
-and close codes (protocols.md §1.1, §1.2, §1.12, §1.13).
+and close codes. Sources: the ``/waves/v1/stt/live`` AsyncAPI spec, the authentication page, the
+error reference and the real-time troubleshooting page (URLs below and in docs/protocols.md).
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ logger = logging.getLogger("voicelab.providers.pulse")
 
 AuthMethod = Literal["bearer", "token", "api_key"]
 AUTH_METHODS: tuple[str, ...] = ("bearer", "token", "api_key")
-#: Legacy alias path some clients still use [DOC-old §1.1]; the server half accepts it as ``legacy``.
+#: Legacy alias path some clients still use; the server half accepts it as ``legacy``. [DOC-old] the v4.0.0
+#: reference (Feb 2026), https://waves-docs.smallest.ai/v4.0.0/content/api-references/pulse-asr-ws
 OLD_LEGACY_PATH = "/api/v1/pulse/get_text"
 
 
@@ -235,20 +237,32 @@ def accept_upgrade(
 
 # --------------------------------------------------------------------------- explanations (client half)
 
+# The vendor pages the explanations rest on (their ``evidence``).
+_DOCS_REPO = "https://github.com/smallest-inc/smallest-ai-documentation/blob/main"
+_LIVE_SPEC = f"{_DOCS_REPO}/fern/apis/waves/asyncapi/stt-live-ws.yaml"
+_REST_ERRORS_SPEC = f"{_DOCS_REPO}/fern/apis/waves/openapi/stt-openapi.yaml"
+_LIMITS_CHANGELOG = (f"{_DOCS_REPO}/fern/products/waves/pages/changelog-entries/pulse-stt/"
+                     "2026-05-28-unified-stt-endpoint-and-pulse-pro.mdx")
+_PAGES = "https://docs.smallest.ai/models"
+_AUTHENTICATION = f"{_PAGES}/api-reference/authentication"
+_ERROR_REFERENCE = f"{_PAGES}/documentation/troubleshooting/error-reference"
+_RESPONSE_FORMAT = f"{_PAGES}/documentation/speech-to-text-pulse/realtime-web-socket/response-format"
+_TROUBLESHOOTING = f"{_PAGES}/documentation/speech-to-text-pulse/realtime-web-socket/troubleshooting"
+
 _HTTP: dict[int, tuple[str, str, str, str]] = {
     400: (
         "Bad request before the upgrade",
         "model missing or invalid, model=pulse-pro on the WebSocket, or an invalid parameter",
         "use model=pulse on /waves/v1/stt/live (Pulse Pro is HTTP only: POST /waves/v1/stt/?model=pulse-pro) "
         "and check the parameter values",
-        "[DOC] §1.1, §1.12",
+        f"[DOC] {_LIVE_SPEC}, {_ERROR_REFERENCE}",
     ),
     401: (
         "Unauthorized",
         "missing or invalid API key, or the wrong Authorization scheme",
         "use `Authorization: Bearer <key>`, not Token/Key; check the key in the console "
         "(browsers: `?token=<key>` or a backend proxy)",
-        "[DOC] §1.2, §1.12, §1.13",
+        f"[DOC] {_AUTHENTICATION}, {_ERROR_REFERENCE}, {_TROUBLESHOOTING}",
     ),
     403: (
         "Forbidden",
@@ -256,25 +270,25 @@ _HTTP: dict[int, tuple[str, str, str, str]] = {
         "plan lacks the model, "
         "or an access token on a route that refuses tokens",
         "check the plan and workspace of this key; use an API key on /pulse/get_text",
-        "[DOC] §1.12",
+        f"[DOC] {_ERROR_REFERENCE}",
     ),
     429: (
         "Rate or concurrency limit",
         "too many requests or concurrent sessions (Standard plan: 100 concurrent streams)",
         "back off exponentially from 500 ms, doubling up to 30 s; honour Retry-After",
-        "[DOC] §1.8, §1.12",
+        f"[DOC] {_LIMITS_CHANGELOG}, {_ERROR_REFERENCE}",
     ),
     500: (
         "Server error",
         "an error inside the provider",
         "retry with backoff; include the x-request-id header value in a support ticket",
-        "[DOC] §1.12",
+        f"[DOC] {_ERROR_REFERENCE}",
     ),
     503: (
         "Service unavailable",
         "worker temporarily unavailable",
         "retry with backoff",
-        "[DOC] §1.12",
+        f"[DOC] {_REST_ERRORS_SPEC}",
     ),
 }
 
@@ -283,26 +297,26 @@ _CLOSE: dict[int, tuple[str, str, str, str]] = {
         "Normal close",
         "the session ended normally (after the is_last final, or the client closed)",
         "nothing to fix; wait for is_last:true before closing so the transcript is not truncated",
-        "[DOC] §1.6, §1.12 (server code after is_last is [INF])",
+        f"[DOC] {_RESPONSE_FORMAT} (the server's code after is_last is [INF])",
     ),
     1006: (
         "Connection dropped without a close frame",
         "network instability, a server timeout, invalid audio, or a handshake failure seen by a browser",
         "reconnect with exponential backoff (close code != 1000); "
         "check the URL is wss:// and the key is valid",
-        "[DOC] §1.13",
+        f"[DOC] {_TROUBLESHOOTING}",
     ),
     1008: (
         "Policy violation: concurrency limit reached",
         "more concurrent streaming sessions than the plan allows",
         "close idle sessions, back off and retry, or raise the plan's limit",
-        "[DOC] §1.8",
+        f"[DOC] {_LIVE_SPEC}",
     ),
     1011: (
         "Server internal error",
         "the provider hit an error during the session (not documented for Pulse)",
         "reconnect with backoff; report the session_id and time to support",
-        "[INF] §1.12",
+        "[INF]",
     ),
 }
 
@@ -343,7 +357,7 @@ def explain_close(code: int) -> Explanation:
         f"Close code {code}",
         "not documented for Pulse",
         "reconnect with backoff if the session was not over",
-        "[UNK] §1.12",
+        "[UNK]",
     ))
 
 

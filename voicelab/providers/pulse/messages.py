@@ -1,7 +1,10 @@
 """Smallest Pulse messages.
 
 Client control frames, parsing server frames into events, and the server half's frame classification
-and message builders (protocols.md §1.4, §1.5).
+and message builders. Sources: the ``/waves/v1/stt/live`` AsyncAPI spec
+(https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/asyncapi/stt-live-ws.yaml)
+and the response-format page
+(https://docs.smallest.ai/models/documentation/speech-to-text-pulse/realtime-web-socket/response-format).
 """
 
 from __future__ import annotations
@@ -50,11 +53,11 @@ __all__ = [
 logger = logging.getLogger("voicelab.providers.pulse")
 
 PROVIDER = "pulse"
-#: Close code after the ``is_last`` final [INF §1.6: the real code is unknown].
+#: Close code after the ``is_last`` final [INF: the docs say the server closes, not with which code].
 CLOSE_AFTER_LAST = 1000
-#: Close code when over the concurrency limit [DOC §1.8].
+#: Close code when over the concurrency limit [DOC: the AsyncAPI spec].
 CLOSE_CONCURRENCY = 1008
-#: Close code after an error frame for an invalid text frame [INF §1.5.3].
+#: Close code after an error frame for an invalid text frame [INF].
 CLOSE_INVALID_FRAME = 1003
 
 ControlKind = Literal["finalize", "close_stream", "end"]
@@ -64,17 +67,17 @@ ControlKind = Literal["finalize", "close_stream", "end"]
 
 
 def finalize_message() -> str:
-    """Return ``{"type":"finalize"}``: flush and emit one final; the socket stays open [DOC §1.4]."""
+    """Return ``{"type":"finalize"}``: flush and emit one final; the socket stays open [DOC]."""
     return encode_json({"type": "finalize"})
 
 
 def close_stream_message() -> str:
-    """Return ``{"type":"close_stream"}``: last final with ``is_last``, then the server closes [DOC §1.4]."""
+    """Return ``{"type":"close_stream"}``: last final with ``is_last``, then the server closes [DOC]."""
     return encode_json({"type": "close_stream"})
 
 
 def end_message() -> str:
-    """Return the legacy ``{"type":"end"}`` end signal (≤ Feb 2026; support now unknown) [DOC-old §1.4]."""
+    """Return the legacy ``{"type":"end"}`` end signal (≤ Feb 2026; support now unknown) [DOC-old]."""
     return encode_json({"type": "end"})
 
 
@@ -86,7 +89,8 @@ def _is_error(msg: Mapping[str, Any]) -> bool:
         return True
     if "error" in msg or "error_code" in msg:
         return True
-    # Legacy ASR error frames carried only "message" (e.g. {"message":"socket timeout"}) [DOC-old §1.5.3].
+    # Legacy ASR error frames carried only "message" (e.g. {"message":"socket timeout"}) [DOC-old]:
+    # https://waves-docs.smallest.ai/v4.0.0/content/api-references/asr-websocket-api
     return "type" not in msg and "message" in msg and "transcript" not in msg and "transcription" not in msg
 
 
@@ -111,7 +115,7 @@ def _parse_error(msg: JsonMessage) -> Error:
         raw=msg,
         code=code_text,
         message=str(message or "error frame without a message"),
-        fatal=True,  # "sent before a forced close" [DOC S1]
+        fatal=True,  # "sent before a forced close" [DOC: the AsyncAPI spec]
         fix=_ERROR_FIXES.get(code_text or ""),
     )
 
@@ -275,8 +279,8 @@ def classify_client_frame(frame: str | bytes) -> ClientFrame:
     """Classify a frame received by a Pulse server.
 
     Binary frames are audio; text frames must be ``finalize``/``close_stream``/``end`` JSON.
-    ``{"flag":"END"}`` (seen in a vendor CI script) is treated as ``end`` [INF §1.4].
-    An ``is_last`` field inside ``close_stream`` is ignored [DOC §1.4].
+    ``{"flag":"END"}`` (seen in a vendor CI script) is treated as ``end`` [INF].
+    An ``is_last`` field inside ``close_stream`` is ignored [DOC].
 
     Args:
         frame: The frame payload (``bytes`` for binary, ``str`` for text).
@@ -329,7 +333,7 @@ def build_transcription(
     full_transcript: str | None = None,
     redacted_entities: Sequence[str] | None = None,
 ) -> JsonMessage:
-    """Build a ``transcription`` message as the configured session would send it (§1.5.1).
+    """Build a ``transcription`` message as the configured session would send it.
 
     Fields follow the configuration: ``transcription`` duplicates ``transcript`` on the live
     endpoint; ``words`` only with ``word_timestamps`` (speaker fields only with ``diarize``);
@@ -387,7 +391,7 @@ def build_transcription(
 
 
 def build_speech_event(*, started: bool, session_id: str, timestamp: float) -> JsonMessage:
-    """Build ``speech_started``/``speech_ended`` (§1.5.2).
+    """Build ``speech_started``/``speech_ended`` (sent only with ``vad_events=true``).
 
     Args:
         started: True for ``speech_started``, False for ``speech_ended``.
@@ -402,7 +406,7 @@ def build_speech_event(*, started: bool, session_id: str, timestamp: float) -> J
 
 
 def build_error(*, message: str, error_code: str | None = None) -> JsonMessage:
-    """Build the error frame ``{"type":"error","status":"error","message":…}`` (§1.5.3).
+    """Build the error frame ``{"type":"error","status":"error","message":…}`` of the AsyncAPI spec.
 
     Args:
         message: Human-readable message.
@@ -419,7 +423,11 @@ def build_error(*, message: str, error_code: str | None = None) -> JsonMessage:
 
 
 def build_region_error(*, language: str) -> JsonMessage:
-    """Build the documented ``LANGUAGE_NOT_ENABLED_IN_REGION`` frame (§1.5.3, S28)."""
+    """Build the documented ``LANGUAGE_NOT_ENABLED_IN_REGION`` frame.
+
+    Documented in the South Indic changelog entry of 2026-06-29:
+    https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/products/waves/pages/changelog-entries/pulse-stt/2026-06-29-pulse-stt-south-indic-languages.mdx
+    """
     return {
         "type": "error",
         "error_code": "LANGUAGE_NOT_ENABLED_IN_REGION",

@@ -2,7 +2,8 @@
 
 `PulseParams` is what a client asks for (``None`` = not sent, the server default applies);
 `PulseSessionConfig` is the resolved configuration a server applies, with per-endpoint
-defaults filled in (protocols.md §1.3).
+defaults filled in. Source: the query parameters of the ``/waves/v1/stt/live`` AsyncAPI spec,
+https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/asyncapi/stt-live-ws.yaml
 """
 
 from __future__ import annotations
@@ -40,9 +41,9 @@ logger = logging.getLogger("voicelab.providers.pulse")
 Endpoint = Literal["live", "legacy"]
 Region = Literal["india", "us"]
 
-#: URL path of each endpoint [DOC §1.1].
+#: URL path of each endpoint [DOC: the AsyncAPI specs of both paths].
 ENDPOINTS: dict[str, str] = {"live": "/waves/v1/stt/live", "legacy": "/waves/v1/pulse/get_text"}
-#: Host of each region [DOC §1.1].
+#: Host of each region [DOC: the AsyncAPI spec].
 HOSTS: dict[str, str] = {"india": "api.smallest.ai", "us": "api.us.smallest.ai"}
 
 SINGLE_LANGUAGES: tuple[str, ...] = (
@@ -68,7 +69,8 @@ SINGLE_LANGUAGES: tuple[str, ...] = (
     "kn",
     "ml",
 )
-#: Every accepted ``language`` value: 21 codes, the aggregators, and the probe-observed ones [DOC/VND §1.3].
+#: Every accepted ``language`` value: 21 codes, the aggregators [DOC], and those the vendor's live probe
+#: used [VND] (https://github.com/smallest-inc/smallest-ai-documentation/blob/main/scripts/probes/pulse_stt.py).
 LANGUAGES: tuple[str, ...] = (
     *SINGLE_LANGUAGES,
     "north_indic",
@@ -78,9 +80,9 @@ LANGUAGES: tuple[str, ...] = (
     "multi",
 )
 EU_BETA_LANGUAGES: frozenset[str] = frozenset({"de", "es", "ru", "it", "fr", "nl", "pt"})
-#: Languages served only by the US host [DOC §1.1, S27].
+#: Languages served only by the US host [DOC] (see `region_violation`).
 US_ONLY_LANGUAGES: frozenset[str] = frozenset({"zh", "yue", "ja", "ko", "multi-asian"})
-#: Languages served only by the India host [DOC §1.1, S28].
+#: Languages served only by the India host [DOC] (see `region_violation`).
 INDIA_ONLY_LANGUAGES: frozenset[str] = frozenset({"ta", "te", "kn", "ml", "multi-south-indic"})
 SAMPLE_RATES: tuple[int, ...] = (8000, 16000, 22050, 24000, 44100, 48000)
 ENCODINGS: tuple[str, ...] = ("linear16", "linear32", "alaw", "mulaw", "opus", "ogg_opus")
@@ -93,7 +95,7 @@ MISSING_MODEL_MESSAGE = "Missing required query param: model. Supported values: 
 MAX_KEYWORDS = 10_000
 _EXTERNAL_ID_RE = re.compile(r"^[a-zA-Z0-9_\-.]+$")
 
-#: Boolean parameters and their defaults on (live, legacy) [DOC §1.3].
+#: Boolean parameters and their defaults on (live, legacy) [DOC: the AsyncAPI specs of both paths].
 BOOL_PARAMS: dict[str, tuple[bool | None, bool | None]] = {
     "word_timestamps": (False, True),
     "diarize": (False, False),
@@ -176,7 +178,7 @@ def encode_keywords(keywords: str | Sequence[str | tuple[str, float]]) -> str:
                 param="keywords",
                 value=keywords,
                 allowed="one comma-separated string such as 'Blackwell:1,Jensen Huang:2'",
-                hint="a JSON array is accepted by the server but garbles transcripts (§1.3)",
+                hint="a JSON array is accepted by the server but garbles transcripts",
             )
         items = [item for item in text.split(",")]
     else:
@@ -231,7 +233,8 @@ class PulseParams:
     """Query parameters a client sends; ``None`` means "omit, let the server default apply".
 
     Every value is validated on construction and raises `ParameterError` naming the parameter.
-    See protocols.md §1.3 for each parameter's meaning.
+    Each parameter's meaning: the ``/waves/v1/stt/live`` AsyncAPI spec,
+    https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/asyncapi/stt-live-ws.yaml.
     """
 
     model: str | None = "pulse"
@@ -358,7 +361,7 @@ class PulseSessionConfig:
         auth_method: ``"bearer"``, ``"token"`` or ``"api_key"``.
         region_violation: ``"close_without_frame"``/``"language_not_enabled"`` when the
             language is not served by the region, else ``None``.
-        ignored: Unknown query parameters (accepted and ignored, §1.3).
+        ignored: Unknown query parameters (accepted and ignored, as the real server does).
     """
 
     endpoint: Endpoint = "live"
@@ -437,7 +440,7 @@ class PulseSessionConfig:
 
 
 def _decode_bool(name: str, text: str) -> bool:
-    # The server compares with === "true" (§1.3); anything else is false.  Strictness here is an
+    # The server compares with === "true" [VND: the vendor SDK]; anything else is false.  Strictness here is an
     # emulator choice: an obviously wrong value (e.g. "yes") is rejected so tests see it.
     if text not in ("true", "false"):
         raise ParameterError(param=name, value=text, allowed=("true", "false"))
@@ -495,7 +498,12 @@ def decode_query(query: Mapping[str, str], *, endpoint: Endpoint) -> tuple[Pulse
 
 
 def region_violation(language: str | None, region: Region | None) -> str | None:
-    """Say how a region rejects a language it does not serve (§1.1).
+    """Say how a region rejects a language it does not serve.
+
+    Documented in two changelog entries [DOC]: East Asian languages on the US host only,
+    https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/products/waves/pages/changelog-entries/pulse-stt/2026-06-16-pulse-stt-asian-languages-us-region.mdx
+    and South Indic languages on the India host only,
+    https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/products/waves/pages/changelog-entries/pulse-stt/2026-06-29-pulse-stt-south-indic-languages.mdx
 
     Args:
         language: The requested language.

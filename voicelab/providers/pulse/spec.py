@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from voicelab.audio.targets import Target
 from voicelab.providers.pulse.driver import make_driver
 from voicelab.providers.pulse.handshake import AUTH_METHODS, closed, explain_close, explain_http_status
@@ -28,6 +31,11 @@ TARGET = Target(
     interval_seconds=(0.05, 0.1),
 )
 
+def _declare_audio(params: Mapping[str, Any], *, samplerate: int, encoding: str) -> dict[str, Any]:
+    """Pulse takes the audio format from the query: ``sample_rate`` and ``encoding`` (given values win)."""
+    return {"sample_rate": samplerate, "encoding": encoding, **params}
+
+
 SPEC = ProviderSpec(
     name=PROVIDER,
     title="Smallest AI Pulse STT",
@@ -45,4 +53,5 @@ SPEC = ProviderSpec(
     explain_status=explain_http_status,
     make_driver=make_driver,
     emulator="voicelab.providers.pulse.emulator:route",
+    declare_audio=_declare_audio,
 )

@@ -1,9 +1,16 @@
-"""The emulated Voice Agent: the asyncio session handler and its parts.
+"""The emulated AssemblyAI Voice Agent: the ``/v1/ws`` route, its session handler and their parts.
 
-The parts are synchronous and free of I/O: speech synthesis (`tts`, run in the server's
-executor since it starts a subprocess), a scripted brain (`brain`) and an echo check (`echo`).
-`handle` (in `handler`) is the asyncio session handler that puts them together behind ``/v1/ws``;
-`route` (in `route`) is the `voicelab.emulator.server.Route` the emulator hosts.
+Modules, by what they hold:
+
+* `route`: the `voicelab.emulator.server.Route` the emulator hosts (``/v1/ws`` and ``GET /v1/token``);
+* `handler`: `handle` and `AgentConnection`, the receive loop and session lifecycle (asyncio);
+* `listener`: input audio → the shared recognizer (`voicelab.emulator.engine_feed`) → user-turn events;
+* `responder`: replies with paced audio, barge-in and the echo check;
+* `tools`: ``tool.call`` / ``tool.result`` and tool timeouts;
+* `parking`: what a dropped session keeps for ``session.resume``;
+* `settings`: views of the applied session configuration; `ids`: item and reply ids;
+* `tts`, `brain`, `echo`: synchronous parts free of network I/O (speech synthesis, which runs a
+  subprocess in the server's engine thread pool; the scripted brain; the echo check).
 """
 
 from __future__ import annotations
@@ -20,7 +27,6 @@ from voicelab.providers.assemblyai_agent.emulator.tts import (
     SyntheticSynthesizer,
     WordTiming,
     chunk_speech,
-    encode_for,
     espeak_voice,
     get_synthesizer,
     spoken_text,
@@ -46,7 +52,6 @@ __all__ = [
     "WordTiming",
     "chunk_speech",
     "detect_echo",
-    "encode_for",
     "espeak_voice",
     "get_synthesizer",
     "handle",

@@ -1,6 +1,8 @@
-"""Echo check: is the "user" audio just the agent hearing itself (protocols.md §2.12)?
+"""Echo check: is the "user" audio just the agent hearing itself?
 
-Seed symptom: "agent interrupts itself".
+Seed symptom: "agent interrupts itself" (AssemblyAI's troubleshooting page names the cause: the
+agent's audio loops back into the microphone [DOC]
+https://www.assemblyai.com/docs/voice-agents/voice-agent-api/troubleshooting).
 
 Without echo cancellation the agent's TTS leaks from the speaker into the microphone a few tens
 to hundreds of milliseconds later, so barge-in detection fires on the agent's own voice. The check

@@ -3,8 +3,9 @@
 Two engines implement `Synthesizer`:
 
 * `EspeakSynthesizer` runs ``espeak-ng --stdout -v VOICE -s WPM TEXT`` in a subprocess (with a
-  timeout), parses its streaming WAV (22050 Hz, the RIFF sizes are placeholders) and resamples it
-  to 24 kHz with soxr.
+  timeout), reads its streaming WAV (22050 Hz, the RIFF sizes are placeholders) with
+  `voicelab.audio.riff` and `voicelab.audio.codecs`, and resamples it to 24 kHz with
+  `voicelab.audio.convert.resample`.
 * `SyntheticSynthesizer` needs nothing installed: a clearly non-speech, vowel-like harmonic tone
   per word, labelled ``engine="synthetic (espeak-ng not installed)"``.
 
@@ -20,8 +21,11 @@ Measured against espeak-ng's own word events (read from libespeak-ng through cty
 word. The synthetic engine's timings are exact (``timing == "exact"``).
 
 `spoken_text` cuts a reply back to "what was actually spoken" for an interrupted
-``transcript.agent``; `chunk_speech` gives the ~50 ms ``reply.audio`` payloads and `encode_for`
-converts PCM16 to the session's ``output.format.encoding`` (``audio/pcmu``/``audio/pcma`` at 8 kHz).
+``transcript.agent``; `chunk_speech` encodes a reply in the session's ``output.format.encoding``
+(the wire encoding → voicelab encoding and rate table is
+`voicelab.providers.assemblyai_agent.config.ENCODING_RATES`; ``audio/pcmu``/``audio/pcma`` are
+8 kHz G.711) and cuts it into the ~50 ms ``reply.audio`` payloads. `synthesizer` is the
+process-wide engine the emulator's sessions share.
 """
 
 from __future__ import annotations
@@ -29,7 +33,6 @@ from __future__ import annotations
 import logging
 import re
 import shutil
-import struct
 import subprocess
 import threading
 from abc import ABC, abstractmethod
@@ -39,9 +42,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-import soxr
 
-from voicelab.audio.g711 import int16_to_alaw, int16_to_mulaw
+from voicelab.audio.clip import Clip
+from voicelab.audio.codecs import decode_pcm, encode_pcm
+from voicelab.audio.convert import float_to_pcm, pcm_to_float, resample
+from voicelab.audio.formats import BYTES_PER_SAMPLE
+from voicelab.audio.riff import parse_wav_header
+from voicelab.errors import VoicelabError
+from voicelab.providers.assemblyai_agent.config import ENCODING_RATES
 from voicelab.providers.assemblyai_agent.emulator.errors import AgentOptionError, SynthesisError
 
 __all__ = [
@@ -54,18 +62,17 @@ __all__ = [
     "SyntheticSynthesizer",
     "WordTiming",
     "chunk_speech",
-    "encode_for",
     "espeak_voice",
     "get_synthesizer",
     "spoken_text",
+    "synthesizer",
 ]
 
 logger = logging.getLogger("voicelab.providers.assemblyai_agent.emulator")
 
-#: The agent's output rate for ``audio/pcm``, in Hz [DOC protocols.md §2.3].
-OUTPUT_RATE = 24000
-_TELEPHONY_RATE = 8000
-_ESPEAK_RATE = 22050
+#: The agent's output rate for ``audio/pcm``, in Hz [DOC]
+#: (https://assemblyai.com/docs/voice-agents/voice-agent-api/audio-format).
+OUTPUT_RATE = ENCODING_RATES["audio/pcm"][1]
 
 #: AssemblyAI voice name → espeak-ng voice (``language+variant``). English text throughout, so every
 #: voice stays an English espeak voice; the variant only changes the timbre (f* female, m* male).
@@ -166,7 +173,11 @@ class Speech:
 
     def to_float(self) -> npt.NDArray[np.float32]:
         """The audio as float32 in [-1, 1]."""
-        return (self.pcm.astype(np.float32) / 32768.0).astype(np.float32)
+        return pcm_to_float(self.pcm)
+
+    def to_clip(self) -> Clip:
+        """The audio as a `voicelab.audio.Clip` (float32 with its rate)."""
+        return Clip(self.pcm, samplerate=self.samplerate)
 
 
 # --------------------------------------------------------------------------- text → word weights
@@ -263,35 +274,27 @@ class Synthesizer(ABC):
 # --------------------------------------------------------------------------- espeak-ng
 
 
-def _parse_espeak_wav(data: bytes) -> tuple[int, npt.NDArray[np.int16]]:
-    """Parse espeak-ng's ``--stdout`` WAV, whose RIFF and data sizes are placeholders."""
-    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+def _read_espeak_wav(data: bytes) -> Clip:
+    """Read espeak-ng's ``--stdout`` WAV, whose RIFF and data sizes are placeholders, as a `Clip`."""
+    header = parse_wav_header(data)
+    if header is None:
         raise SynthesisError(
             f"espeak-ng wrote {len(data)} bytes that do not start with a RIFF/WAVE header "
             f"({data[:12]!r}); check `espeak-ng --stdout hello | file -`"
         )
-    pos, rate, fmt_ok = 12, 0, False
-    while pos + 8 <= len(data):
-        cid, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
-        body = pos + 8
-        if cid == b"fmt ":
-            tag, channels, rate, _, _, bits = struct.unpack("<HHIIHH", data[body : body + 16])
-            if tag != 1 or channels != 1 or bits != 16:
-                raise SynthesisError(
-                    f"espeak-ng produced format tag {tag}, {channels} channels, {bits} bits; expected "
-                    "PCM mono 16-bit. Reinstall espeak-ng (apt-get install espeak-ng)"
-                )
-            fmt_ok = True
-            pos = body + size + (size & 1)
-        elif cid == b"data":
-            if not fmt_ok:
-                break
-            raw = data[body:]  # the size field is a placeholder in streaming output
-            raw = raw[: len(raw) - (len(raw) % 2)]
-            return rate, np.frombuffer(raw, dtype="<i2").astype(np.int16)
-        else:
-            pos = body + size + (size & 1)
-    raise SynthesisError("espeak-ng output has no 'fmt ' and 'data' chunks; reinstall espeak-ng")
+    if header.format_tag != 1 or header.channels != 1 or header.bits_per_sample != 16:
+        raise SynthesisError(
+            f"espeak-ng produced format tag {header.format_tag}, {header.channels} channels, "
+            f"{header.bits_per_sample} bits; expected PCM mono 16-bit. Reinstall espeak-ng (apt-get install espeak-ng)"
+        )
+    if header.data_offset is None:
+        raise SynthesisError("espeak-ng output has no 'data' chunk; reinstall espeak-ng")
+    raw = data[header.data_offset :]  # the size field is a placeholder in streaming output: read to the end
+    raw = raw[: len(raw) - len(raw) % 2]
+    try:
+        return Clip(decode_pcm(raw, encoding="linear16"), samplerate=header.samplerate)
+    except VoicelabError as exc:
+        raise SynthesisError(f"espeak-ng output could not be read as 16-bit PCM ({exc}); reinstall espeak-ng") from exc
 
 
 def _frame_levels(x: npt.NDArray[np.float32], hop: int) -> npt.NDArray[np.float64]:
@@ -411,11 +414,11 @@ class EspeakSynthesizer(Synthesizer):
         if proc.returncode != 0:
             err = proc.stderr.decode("utf-8", "replace").strip()[:300]
             raise SynthesisError(f"espeak-ng -v {ev} exited with {proc.returncode}: {err or 'no message'}")
-        rate, pcm = _parse_espeak_wav(proc.stdout)
-        audio = pcm.astype(np.float32) / 32768.0
-        if rate != OUTPUT_RATE:
-            audio = np.asarray(soxr.resample(audio, rate, OUTPUT_RATE, quality="HQ"), dtype=np.float32)
-        out = np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
+        clip = _read_espeak_wav(proc.stdout)
+        if clip.frames:
+            clip = resample(clip, OUTPUT_RATE)
+        audio = clip.samples
+        out = float_to_pcm(audio, dtype="int16")
         words = _estimate_words(text, audio, OUTPUT_RATE)
         logger.debug("espeak-ng %s: %d chars → %.2f s", ev, len(text), len(out) / OUTPUT_RATE)
         return Speech(out, OUTPUT_RATE, text, f"{self.engine} ({ev})", words, "estimate", voice)
@@ -456,8 +459,7 @@ class SyntheticSynthesizer(Synthesizer):
             gap = round(self._GAP * OUTPUT_RATE)
             parts.append(np.zeros(gap, np.float32))
             t += gap / OUTPUT_RATE
-        audio = np.concatenate(parts)
-        pcm = np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
+        pcm = float_to_pcm(np.concatenate(parts), dtype="int16")
         return Speech(pcm, OUTPUT_RATE, text, self.engine, tuple(words), "exact", voice)
 
 
@@ -485,6 +487,29 @@ def get_synthesizer(*, prefer: str | None = None, cache_size: int | None = 128) 
     return synth
 
 
+_shared_lock = threading.Lock()
+_shared: Synthesizer | None = None
+
+
+def synthesizer() -> Synthesizer:
+    """The process-wide speech engine every emulated agent session shares (its cache too).
+
+    The first call picks the engine with `get_synthesizer`; when espeak-ng is missing it logs, once,
+    that replies are clearly-labelled synthetic (non-speech) audio.
+    """
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = get_synthesizer()
+            if isinstance(_shared, SyntheticSynthesizer):
+                logger.warning(
+                    "espeak-ng is not installed: the emulated agent answers with clearly-labelled synthetic "
+                    "tones instead of speech (%s); install it with `apt-get install espeak-ng`",
+                    _shared.engine,
+                )
+        return _shared
+
+
 # --------------------------------------------------------------------------- using speech
 
 
@@ -510,50 +535,14 @@ def spoken_text(speech: Speech, played_seconds: float) -> str:
     return speech.text[:end].rstrip()
 
 
-def _check_encoding(encoding: str) -> int:
-    rates = {"audio/pcm": OUTPUT_RATE, "audio/pcmu": _TELEPHONY_RATE, "audio/pcma": _TELEPHONY_RATE}
-    if encoding not in rates:
+def _output_format(encoding: str) -> tuple[str, int]:
+    """The voicelab encoding and rate of an ``output.format.encoding`` (from `ENCODING_RATES`)."""
+    if encoding not in ENCODING_RATES:
         raise AgentOptionError(
-            f"encoding={encoding!r} is not an output encoding; use one of {sorted(rates)} "
+            f"encoding={encoding!r} is not an output encoding; use one of {sorted(ENCODING_RATES)} "
             "(session.output.format.encoding)"
         )
-    return rates[encoding]
-
-
-def encode_for(encoding: str, pcm: bytes | npt.NDArray[np.int16], *, samplerate: int = OUTPUT_RATE) -> bytes:
-    """Convert PCM16 speech to an output encoding's bytes.
-
-    Args:
-        encoding: ``"audio/pcm"`` (PCM16 LE at 24 kHz), ``"audio/pcmu"`` or ``"audio/pcma"`` (G.711 at 8 kHz).
-        pcm: int16 samples or PCM16 little-endian bytes, mono.
-        samplerate: Rate of `pcm` in Hz.
-
-    Returns:
-        The encoded bytes (resampled with soxr when the encoding's rate differs).
-
-    Raises:
-        AgentOptionError: Unknown encoding, odd byte count or bad rate.
-    """
-    rate = _check_encoding(encoding)
-    if samplerate <= 0:
-        raise AgentOptionError(f"samplerate={samplerate!r} must be a positive number of Hz")
-    if isinstance(pcm, bytes | bytearray | memoryview):
-        raw = bytes(pcm)
-        if len(raw) % 2:
-            raise AgentOptionError(f"pcm has {len(raw)} bytes, not a whole number of 16-bit samples")
-        samples = np.frombuffer(raw, dtype="<i2").astype(np.int16)
-    else:
-        samples = np.asarray(pcm)
-        if samples.dtype != np.int16 or samples.ndim != 1:
-            raise AgentOptionError(f"pcm has dtype {samples.dtype} and shape {samples.shape}; pass mono int16 samples")
-    if samplerate != rate and len(samples):
-        audio = soxr.resample(samples.astype(np.float32) / 32768.0, samplerate, rate, quality="HQ")
-        samples = np.clip(np.round(np.asarray(audio) * 32768.0), -32768, 32767).astype(np.int16)
-    if encoding == "audio/pcmu":
-        return int16_to_mulaw(samples).tobytes()
-    if encoding == "audio/pcma":
-        return int16_to_alaw(samples).tobytes()
-    return samples.astype("<i2").tobytes()
+    return ENCODING_RATES[encoding]
 
 
 def chunk_speech(speech: Speech, *, chunk_seconds: float = 0.05, encoding: str = "audio/pcm") -> list[bytes]:
@@ -573,13 +562,15 @@ def chunk_speech(speech: Speech, *, chunk_seconds: float = 0.05, encoding: str =
     Raises:
         AgentOptionError: `chunk_seconds` is not positive or gives less than one sample, or bad encoding.
     """
-    rate = _check_encoding(encoding)
-    width = 2 if encoding == "audio/pcm" else 1
+    kind, rate = _output_format(encoding)
     if not chunk_seconds > 0:
         raise AgentOptionError(f"chunk_seconds={chunk_seconds!r} must be a positive number of seconds (e.g. 0.05)")
     per = round(chunk_seconds * rate)
     if per < 1:
         raise AgentOptionError(f"chunk_seconds={chunk_seconds!r} is shorter than one sample at {rate} Hz")
-    data = encode_for(encoding, speech.pcm, samplerate=speech.samplerate)
-    step = per * width
+    clip = speech.to_clip()
+    if clip.frames and clip.samplerate != rate:
+        clip = resample(clip, rate)
+    data = encode_pcm(clip.samples, encoding=kind)
+    step = per * BYTES_PER_SAMPLE[kind]
     return [data[i : i + step] for i in range(0, len(data), step)]

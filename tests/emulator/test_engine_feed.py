@@ -16,7 +16,7 @@ import pytest
 
 from voicelab.emulator.engine_feed import MAX_BATCH_SECONDS, AudioBatch, EngineFeed
 from voicelab.emulator.faults import Faults
-from voicelab.emulator.recognizers import Final, SpeechStart
+from voicelab.emulator.recognizers import RecognizedFinal, SpeechStart
 
 
 class RecordingStream:
@@ -34,7 +34,7 @@ class RecordingStream:
 
     def flush(self, *, now: float) -> list[Any]:
         self.log.append(("flush", self.samplerate))
-        return [Final(text=f"flushed at {self.samplerate}", start=0.0, end=self.fed / self.samplerate)]
+        return [RecognizedFinal(text=f"flushed at {self.samplerate}", start=0.0, end=self.fed / self.samplerate)]
 
     def close(self) -> None:
         self.log.append(("close", self.samplerate))
@@ -143,7 +143,7 @@ def test_a_new_rate_flushes_the_old_stream_and_reopens():
         ("accept", 8000),
         ("close", 8000),
     ]
-    assert out.calls[1] == ("events", ["Final"], None)  # the flush's final, before the new rate's audio
+    assert out.calls[1] == ("events", ["RecognizedFinal"], None)  # the flush's final, before the new rate's audio
 
 
 @pytest.mark.parametrize("slowdown", [None, 4.0])

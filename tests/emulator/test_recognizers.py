@@ -27,10 +27,10 @@ import soxr
 from voicelab.emulator.recognizers import (
     Endpointing,
     EngineUnavailableError,
-    Final,
     ModelNotFoundError,
-    Partial,
     PartialCadence,
+    RecognizedFinal,
+    RecognizedPartial,
     Recognizer,
     RecognizerError,
     RecognizerEvent,
@@ -188,8 +188,8 @@ def stream_audio(
     return out
 
 
-def finals(events: list[tuple[float, RecognizerEvent]]) -> list[Final]:
-    return [e for _, e in events if isinstance(e, Final)]
+def finals(events: list[tuple[float, RecognizerEvent]]) -> list[RecognizedFinal]:
+    return [e for _, e in events if isinstance(e, RecognizedFinal)]
 
 
 def check_structure(events: list[tuple[float, RecognizerEvent]], duration: float) -> None:
@@ -205,16 +205,16 @@ def check_structure(events: list[tuple[float, RecognizerEvent]], duration: float
             assert in_speech, "SpeechEnd without SpeechStart"
             assert event.t >= last_start
             in_speech = False
-        elif isinstance(event, Partial | Final):
+        elif isinstance(event, RecognizedPartial | RecognizedFinal):
             assert in_speech, f"{event} outside speech"
             assert event.text.strip()
-        if isinstance(event, Final):
+        if isinstance(event, RecognizedFinal):
             assert 0.0 <= event.start <= event.end <= duration + 0.05
             check_words(event)
     assert not in_speech, "the stream ended in speech after flush()"
 
 
-def check_words(final: Final) -> None:
+def check_words(final: RecognizedFinal) -> None:
     """Word times are monotonic and inside the utterance."""
     previous_end = final.start
     for word in final.words:
@@ -224,8 +224,8 @@ def check_words(final: Final) -> None:
         previous_end = word.end
 
 
-def check_sentences_covered(fins: list[Final], sentences: tuple[tuple[str, float, float], ...]) -> None:
-    """Every reference sentence lies inside some Final, and every Final overlaps a sentence."""
+def check_sentences_covered(fins: list[RecognizedFinal], sentences: tuple[tuple[str, float, float], ...]) -> None:
+    """Every reference sentence lies inside some RecognizedFinal, and every RecognizedFinal overlaps a sentence."""
     for text, start, end in sentences:
         middle = (start + end) / 2
         assert any(f.start - 0.2 <= middle <= f.end + 0.2 for f in fins), f"no final covers {text!r}"
@@ -326,10 +326,10 @@ def test_sphinx_partials_and_one_final_per_sentence(sphinx: Recognizer, speech_s
             assert final.end == pytest.approx(end, abs=0.5), (sample.id, text)
             assert final.words, "sphinx gives word times when asked"
         # partials arrive before the final of their utterance, every time
-        emitted = [e for _, e in events if isinstance(e, Partial | Final)]
+        emitted = [e for _, e in events if isinstance(e, RecognizedPartial | RecognizedFinal)]
         for n, event in enumerate(emitted):
-            if isinstance(event, Final):
-                assert n > 0 and isinstance(emitted[n - 1], Partial), (sample.id, event)
+            if isinstance(event, RecognizedFinal):
+                assert n > 0 and isinstance(emitted[n - 1], RecognizedPartial), (sample.id, event)
 
 
 def test_sphinx_other_rates_and_threads(sphinx: Recognizer, speech_set: list[Sample]) -> None:
@@ -412,7 +412,7 @@ def test_silence_and_quiet_noise_give_no_final(engine: str, whisper_or_sphinx: A
     ):
         events = stream_audio(recognizer, samples, 16000)
         assert not finals(events)
-        assert not [e for _, e in events if isinstance(e, Partial)]
+        assert not [e for _, e in events if isinstance(e, RecognizedPartial)]
 
 
 def test_flush_forces_a_final_mid_sentence_and_the_stream_goes_on(
@@ -429,12 +429,12 @@ def test_flush_forces_a_final_mid_sentence_and_the_stream_goes_on(
     ):
         with whisper_or_sphinx(engine).open(samplerate=16000, partials=False) as stream:
             first = stream.accept(sample.samples[:cut], now=1.0) + stream.flush(now=1.0)
-            assert [type(e) for e in first] == [SpeechStart, Final, SpeechEnd], (engine, first)
+            assert [type(e) for e in first] == [SpeechStart, RecognizedFinal, SpeechEnd], (engine, first)
             final = first[1]
-            assert isinstance(final, Final) and final.end == pytest.approx(cut / 16000, abs=0.05)
+            assert isinstance(final, RecognizedFinal) and final.end == pytest.approx(cut / 16000, abs=0.05)
             assert stream.flush(now=1.0) == []
             rest = stream.accept(sample.samples[cut:], now=2.0) + stream.flush(now=2.0)
-            assert any(isinstance(e, Final) and e.start >= final.end - 0.05 for e in rest), (engine, rest)
+            assert any(isinstance(e, RecognizedFinal) and e.start >= final.end - 0.05 for e in rest), (engine, rest)
 
 
 # ----------------------------------------------------------------------------- whisper
@@ -478,8 +478,8 @@ def test_whisper_streaming_structure(whisper: Recognizer, speech_set: list[Sampl
     for text, start, end in sample.sentences:
         if end - start < 1.0:
             continue
-        final_at = next(now for now, e in events if isinstance(e, Final) and e.end >= end - 0.3)
-        assert any(now < final_at and start < e.audio_end for now, e in events if isinstance(e, Partial)), (
+        final_at = next(now for now, e in events if isinstance(e, RecognizedFinal) and e.end >= end - 0.3)
+        assert any(now < final_at and start < e.audio_end for now, e in events if isinstance(e, RecognizedPartial)), (
             sample.id,
             text,
         )

@@ -9,8 +9,7 @@ from typing import Any
 import numpy as np
 
 from tests.providers.echo import protocol as wire
-from voicelab.emulator.recognizers import Final as RecognizedFinal
-from voicelab.emulator.recognizers import Partial as RecognizedPartial
+from voicelab.emulator.recognizers import RecognizedFinal, RecognizedPartial
 from voicelab.emulator.server import ConnectionContext, Route, UpgradeRequest
 
 

@@ -41,8 +41,8 @@ __all__ = [
     "MAX_SAMPLERATE",
     "MIN_SAMPLERATE",
     "Endpointing",
-    "Final",
-    "Partial",
+    "RecognizedFinal",
+    "RecognizedPartial",
     "PartialCadence",
     "Recognizer",
     "RecognizerEvent",
@@ -88,7 +88,7 @@ class SpeechEnd:
 
 
 @dataclass(frozen=True)
-class Partial:
+class RecognizedPartial:
     """An interim hypothesis for the current utterance; later partials and the final may revise it.
 
     Attributes:
@@ -118,11 +118,11 @@ class WordTime:
 
 
 @dataclass(frozen=True)
-class Final:
+class RecognizedFinal:
     """The final transcript of one utterance.
 
     Attributes:
-        text: The transcript (never empty: an utterance that decodes to nothing yields no Final).
+        text: The transcript (never empty: an utterance that decodes to nothing yields no RecognizedFinal).
         start: Audio time of the utterance's speech onset, in seconds.
         end: Audio time of the utterance's end (speech end, forced cut or flush), in seconds.
         words: Word times when the stream was opened with ``word_times=True``, else empty. They are
@@ -135,7 +135,7 @@ class Final:
     words: tuple[WordTime, ...] = ()
 
 
-RecognizerEvent: TypeAlias = SpeechStart | SpeechEnd | Partial | Final
+RecognizerEvent: TypeAlias = SpeechStart | SpeechEnd | RecognizedPartial | RecognizedFinal
 
 
 # --------------------------------------------------------------------------- options
@@ -280,7 +280,7 @@ class Recognizer(ABC):
             samplerate: The rate of the audio that will be passed to `RecognizerStream.accept`,
                 in Hz (8000–48000; resampled internally).
             word_times: Whether finals carry word times (costs extra decoding time with whisper).
-            partials: Whether to emit `Partial` events at all.
+            partials: Whether to emit `RecognizedPartial` events at all.
             endpointing: Per-session endpointing; ``None`` uses the recognizer's default.
 
         Returns:
@@ -351,7 +351,7 @@ class RecognizerStream(ABC):
             now: The caller's clock when the audio arrived, in seconds (e.g. ``loop.time()``).
 
         Returns:
-            `SpeechStart`, `Partial`, `Final` and `SpeechEnd` events, oldest first.
+            `SpeechStart`, `RecognizedPartial`, `RecognizedFinal` and `SpeechEnd` events, oldest first.
 
         Raises:
             RecognizerOptionError: ``pcm`` is not mono floating-point audio.
@@ -378,7 +378,7 @@ class RecognizerStream(ABC):
             now: The caller's clock, in seconds.
 
         Returns:
-            The events of the forced end: usually a `Final` and a `SpeechEnd`; empty when no
+            The events of the forced end: usually a `RecognizedFinal` and a `SpeechEnd`; empty when no
             utterance is in progress.
 
         Raises:

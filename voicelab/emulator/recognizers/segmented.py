@@ -21,9 +21,9 @@ import numpy as np
 from voicelab.emulator.recognizers.base import (
     ENGINE_RATE,
     Endpointing,
-    Final,
-    Partial,
     PartialCadence,
+    RecognizedFinal,
+    RecognizedPartial,
     RecognizerEvent,
     RecognizerStream,
     SpeechEnd,
@@ -68,7 +68,7 @@ class SegmentedStream(RecognizerStream):
         word_times: Whether finals carry word times.
         partials: Whether to emit partials.
         endpointing: Segmentation settings.
-        cadence: Partial pacing; one per stream.
+        cadence: RecognizedPartial pacing; one per stream.
     """
 
     def __init__(
@@ -103,7 +103,7 @@ class SegmentedStream(RecognizerStream):
         self._buf_start = 0
         self._done = 0  # samples through the VAD
         self._utt_start: int | None = None  # first sample of the utterance buffer (with pre-roll)
-        self._utt_onset = 0.0  # Final.start of the current utterance
+        self._utt_onset = 0.0  # RecognizedFinal.start of the current utterance
         self._probs: list[tuple[int, float]] = []  # (frame end sample, probability) in the utterance
         self._partial_text = ""
         self._partial_end = 0
@@ -208,10 +208,10 @@ class SegmentedStream(RecognizerStream):
         if not text or text == self._partial_text:
             return []
         self._partial_text = text
-        return [Partial(text, self._done / ENGINE_RATE)]
+        return [RecognizedPartial(text, self._done / ENGINE_RATE)]
 
     def _finalize(self, *, stop: int, end: float, extra: np.ndarray | None = None) -> list[RecognizerEvent]:
-        """Decode the utterance up to sample ``stop`` and leave the idle state; returns [Final] or []."""
+        """Decode the utterance up to sample ``stop`` and leave the idle state; returns [RecognizedFinal] or []."""
         assert self._utt_start is not None
         start_sample, onset = self._utt_start, self._utt_onset
         self._utt_start = None
@@ -231,7 +231,7 @@ class SegmentedStream(RecognizerStream):
             return []
         start = min(onset, end)
         placed = _place_words(words, offset=start_sample / ENGINE_RATE, start=start, end=end)
-        return [Final(text, start, end, placed if self.word_times else ())]
+        return [RecognizedFinal(text, start, end, placed if self.word_times else ())]
 
     def _cut(self, *, now: float) -> list[RecognizerEvent]:
         """Force a final at the quietest frame of the utterance's last seconds; speech goes on."""

@@ -43,8 +43,8 @@ import numpy as np
 from voicelab.emulator.recognizers.base import (
     ENGINE_RATE,
     Endpointing,
-    Final,
-    Partial,
+    RecognizedFinal,
+    RecognizedPartial,
     Recognizer,
     RecognizerEvent,
     RecognizerStream,
@@ -321,7 +321,7 @@ class SphinxStream(RecognizerStream):
             text = hyp.hypstr.strip() if hyp is not None else ""
             if text and text != self._partial_text:
                 self._partial_text = text
-                events.append(Partial(text, self._utt_start + self._utt_fed / ENGINE_RATE))
+                events.append(RecognizedPartial(text, self._utt_start + self._utt_fed / ENGINE_RATE))
         return events
 
     def _flush(self, *, now: float) -> list[RecognizerEvent]:
@@ -404,7 +404,7 @@ class SphinxStream(RecognizerStream):
                 w_end = min(max(base + (seg.end_frame + 1) * FRAME_SECONDS, w_start), end)
                 words.append(WordTime(word, w_start, w_end, float(min(max(seg.prob, 0.0), 1.0))))
                 cursor = w_end
-        return [Final(text, start, max(end, start), tuple(words))]
+        return [RecognizedFinal(text, start, max(end, start), tuple(words))]
 
 
 # --------------------------------------------------------------------------- worker processes

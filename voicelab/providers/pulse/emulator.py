@@ -21,7 +21,14 @@ import numpy as np
 
 from voicelab.emulator.audio_in import make_decoder
 from voicelab.emulator.engine_feed import AudioBatch, EngineFeed
-from voicelab.emulator.recognizers import Endpointing, Final, Partial, RecognizerStream, SpeechEnd, SpeechStart
+from voicelab.emulator.recognizers import (
+    Endpointing,
+    RecognizedFinal,
+    RecognizedPartial,
+    RecognizerStream,
+    SpeechEnd,
+    SpeechStart,
+)
 from voicelab.emulator.server import ConnectionContext, Route, UpgradeRequest
 from voicelab.errors import CodecError
 from voicelab.protocols.events import Utterance, Word
@@ -282,15 +289,15 @@ class PulseHandler:
         await self.ctx.send(msg)
 
     async def _events(self, events: list[Any], *, reason: str | None) -> None:
-        finals: list[Final] = []
+        finals: list[RecognizedFinal] = []
         for ev in events:
             if isinstance(ev, SpeechStart):
                 self.in_utterance = True
                 await self._vad_start(ev.t)
-            elif isinstance(ev, Partial):
+            elif isinstance(ev, RecognizedPartial):
                 self.partial_text = ev.text
                 await self._send_interim(ev.text)
-            elif isinstance(ev, Final):
+            elif isinstance(ev, RecognizedFinal):
                 finals.append(ev)
                 if reason is None:
                     await self._send_final([ev], reason=None)
@@ -306,7 +313,7 @@ class PulseHandler:
             if finals or reason in ("finalize", "close"):
                 await self._send_final(finals, reason=reason)
 
-    async def _send_final(self, finals: list[Final], *, reason: str | None) -> None:
+    async def _send_final(self, finals: list[RecognizedFinal], *, reason: str | None) -> None:
         text = " ".join(f.text.strip() for f in finals).strip()
         words = [
             Word(
@@ -337,7 +344,7 @@ class PulseHandler:
         self.chunks_since_interim = 0
         await self.ctx.send(msg)
 
-    def _utterances(self, finals: list[Final], words: list[Word]) -> list[Utterance]:
+    def _utterances(self, finals: list[RecognizedFinal], words: list[Word]) -> list[Utterance]:
         if not self.cfg.sentence_timestamps or not finals:
             return []
         if not words:

@@ -31,7 +31,14 @@ import numpy.typing as npt
 
 from voicelab.emulator.audio_in import StreamDecoder, make_decoder
 from voicelab.emulator.engine_feed import AudioBatch, EngineFeed
-from voicelab.emulator.recognizers import Endpointing, Final, Partial, RecognizerEvent, SpeechEnd, SpeechStart
+from voicelab.emulator.recognizers import (
+    Endpointing,
+    RecognizedFinal,
+    RecognizedPartial,
+    RecognizerEvent,
+    SpeechEnd,
+    SpeechStart,
+)
 from voicelab.errors import CodecError
 from voicelab.providers import assemblyai_agent as wire
 from voicelab.providers.assemblyai_agent.config import ENCODING_RATES
@@ -180,17 +187,17 @@ class Listener:
             self._remember(batch)
         send = self._ctx.send
         for ev in events:
-            if isinstance(ev, SpeechStart | Partial) and not self._in_turn:
+            if isinstance(ev, SpeechStart | RecognizedPartial) and not self._in_turn:
                 self._in_turn = True
                 self._item_id = new_id("item")
                 await send(wire.speech_started())
                 await self._on_speech_started()
-            if isinstance(ev, Partial):
+            if isinstance(ev, RecognizedPartial):
                 await send(wire.user_transcript_delta(text=ev.text))
-            elif isinstance(ev, SpeechEnd | Final) and self._in_turn:
+            elif isinstance(ev, SpeechEnd | RecognizedFinal) and self._in_turn:
                 self._in_turn = False
                 await send(wire.speech_stopped())
-            if isinstance(ev, Final):
+            if isinstance(ev, RecognizedFinal):
                 text = ev.text.strip()
                 item = self._item_id or new_id("item")
                 self._item_id = ""

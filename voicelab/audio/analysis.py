@@ -1,8 +1,8 @@
 """Measurements of a Clip: levels, clipping, DC, silence, bandwidth and speech-rate cues.
 
-All work is vectorised numpy and bounded: spectra and pitch are estimated on
-a bounded sample of frames, so one hour of audio is measured in about a
-second.
+All work is vectorised numpy and bounded: spectra are estimated on a bounded
+sample of frames, and the speech cues (`voicelab.audio.ratelabel`) on at most
+a minute of excerpts, so one hour of audio is measured in about a second.
 """
 
 from __future__ import annotations
@@ -63,25 +63,50 @@ class Levels:
 
 @dataclass(frozen=True)
 class SpeechCues:
-    """Cues that scale with the true sample rate, measured at the declared one.
+    """Speech cues that scale with the true sample rate, and the verdict on the declared rate.
 
-    If audio recorded at rate R is labelled R/k, every frequency below
-    appears k times lower. Typical adult speech: pitch 75-300 Hz, syllables
-    3-7 per second, spectral centroid (50 Hz-4 kHz) around 0.6-1.1 kHz.
+    If audio recorded at rate R is labelled R/k, every frequency and rhythm in it
+    appears k times lower and slower. Typical adult speech: pitch 85-255 Hz,
+    strongest harmonic above the fundamental (near the first formant) 300-550 Hz,
+    syllables 3-6 per second. See `voicelab.audio.ratelabel`.
 
     Attributes:
-        voiced_frames: Frames used for the pitch estimate.
-        pitch_hz: Median fundamental frequency of voiced frames, Hz (nan if none).
-        syllable_rate_hz: Peak of the loudness-modulation spectrum in 1-16 Hz.
-        centroid_hz: Spectral centroid of the 50 Hz-4 kHz band, Hz.
-        rate_factor: Estimated true rate / declared rate (1.0 = consistent).
+        verdict: ``consistent`` (the declared rate fits the speech), ``possible_mismatch``,
+            ``mismatch`` (decisive evidence) or ``unknown`` (see ``reason``).
+        rate_factor: Likely true rate / declared rate (1.0 when consistent or unknown).
+        likely_samplerate: The likely true rate in Hz (a standard rate when one is within 3 %),
+            ``None`` when unknown.
+        confidence: Probability that the declared rate is wrong (for ``mismatch`` and
+            ``possible_mismatch``) or right (for ``consistent``), from the cues' likelihoods
+            with equal prior odds for every rate considered (0..1; 0 when unknown).
+        likely_rate_confidence: Probability of ``likely_samplerate`` among the rates considered.
+        log_likelihood_ratio: Evidence for the best other rate over the declared one, in
+            nats (negative: the declared rate fits better).
+        reason: Why the verdict is ``unknown`` (empty otherwise).
+        voiced_seconds: Voiced speech found (declared-rate seconds, in the analysed part).
+        pitch_hz: Median fundamental frequency of voiced frames at the declared rate, Hz.
+        harmonic_peak_hz: Median frequency of the strongest harmonic above the fundamental, Hz.
+        syllable_rate_hz: Centre of the loudness-modulation spectrum (0.5-16 Hz) at the declared rate.
+        bandwidth_hz: Effective bandwidth of the content when it was measured, Hz.
+        cues: For each candidate factor (key ``"1"``, ``"0.5"``, ``"2"`` …): its sample rate, its
+            log-likelihood, the likeliest kind of voice (man, woman, child), the cues rescaled to it
+            and each cue's contribution (``ll_pitch``, ``ll_harmonic_peak``, ``ll_syllable_rhythm``,
+            ``ll_bandwidth``).
     """
 
-    voiced_frames: int
-    pitch_hz: float
-    syllable_rate_hz: float
-    centroid_hz: float
+    verdict: str
     rate_factor: float
+    likely_samplerate: int | None
+    confidence: float
+    likely_rate_confidence: float
+    log_likelihood_ratio: float
+    reason: str
+    voiced_seconds: float
+    pitch_hz: float
+    harmonic_peak_hz: float
+    syllable_rate_hz: float
+    bandwidth_hz: float | None
+    cues: dict[str, dict[str, Any]]
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict."""
@@ -91,15 +116,6 @@ class SpeechCues:
 def _mono(clip: Clip) -> npt.NDArray[np.float32]:
     s = clip.samples
     return s if s.ndim == 1 else s.mean(axis=1, dtype=np.float32)
-
-
-def _frame_rms(x: npt.NDArray[np.float32], n: int) -> npt.NDArray[np.float64]:
-    frames = len(x) // n
-    if frames == 0:
-        return np.sqrt(np.mean(np.square(x, dtype=np.float64), keepdims=True)) if len(x) else np.zeros(0)
-    f = x[: frames * n].reshape(frames, n)
-    out: npt.NDArray[np.float64] = np.sqrt(np.einsum("ij,ij->i", f, f, dtype=np.float64) / n)
-    return out
 
 
 def _frame_ac_rms(x: npt.NDArray[np.float32], n: int) -> npt.NDArray[np.float64]:
@@ -207,79 +223,17 @@ def measure_levels(clip: Clip) -> Levels:
     )
 
 
-# Typical values of the cues for adult read speech at the correct rate.
-_TYPICAL_PITCH = 150.0
-_TYPICAL_CENTROID = 800.0
-
-
-def speech_cues(clip: Clip) -> SpeechCues | None:
-    """Estimate pitch, syllable rate and spectral centroid, and from them the rate factor.
+def speech_cues(clip: Clip, *, bandwidth_hz: float | None = None) -> SpeechCues | None:
+    """Measure pitch, harmonic peak and syllable rate, and judge the declared sample rate with them.
 
     Args:
         clip: A clip that contains speech.
+        bandwidth_hz: The content's effective bandwidth, if measured (`measure_levels`).
 
     Returns:
-        The cues, or ``None`` when there is too little voiced audio (under ~1 s).
+        The cues with the verdict (``unknown`` when there is too little voiced speech),
+        or ``None`` for an empty or all-zero clip.
     """
-    rate = clip.samplerate
-    x = _mono(clip).astype(np.float32)
-    x = x - np.float32(np.mean(x)) if len(x) else x
-    hop = max(1, round(0.01 * rate))  # 10 ms envelope
-    env = _frame_rms(x, hop)
-    if len(env) < 100 or not np.any(env > 0):
-        return None
-    env_db = db(env)
-    loud = env_db > max(env_db.max() - 30.0, SILENCE_DBFS)
-    if np.count_nonzero(loud) < 50:
-        return None
+    from voicelab.audio.ratelabel import check_rate_label  # ratelabel imports this module
 
-    # -- pitch: normalised autocorrelation on 80 ms frames, lags for 25-900 Hz
-    n = 1 << int(np.ceil(np.log2(0.08 * rate)))
-    lag_min, lag_max = max(2, int(rate / 900)), min(n // 2, int(rate / 25))
-    starts = np.flatnonzero(loud).astype(np.int64) * hop
-    starts = _pick_frames(starts[starts + n <= len(x)], 300)
-    pitch = float("nan")
-    voiced = 0
-    if len(starts) and lag_max > lag_min + 2:
-        frames = x[starts[:, None] + np.arange(n)[None, :]] * np.hanning(n).astype(np.float32)
-        spec = np.fft.rfft(frames, 2 * n, axis=1)
-        ac = np.fft.irfft(np.abs(spec) ** 2, axis=1)[:, :n]
-        win_ac = np.fft.irfft(np.abs(np.fft.rfft(np.hanning(n), 2 * n)) ** 2)[:n]
-        ac = ac / np.maximum(ac[:, :1], 1e-20) / np.maximum(win_ac / win_ac[0], 1e-3)
-        seg = ac[:, lag_min:lag_max]
-        best = np.argmax(seg, axis=1)
-        strength = seg[np.arange(len(seg)), best]
-        ok = strength > 0.6
-        voiced = int(np.count_nonzero(ok))
-        if voiced >= 10:
-            lags = (best[ok] + lag_min).astype(np.float64)
-            pitch = float(np.median(rate / lags))
-
-    # -- syllable rate: modulation spectrum of the 10 ms loudness envelope
-    e = np.clip(env_db, env_db.max() - 40.0, None)
-    e = e - e.mean()
-    mod_n = 1 << int(np.ceil(np.log2(max(len(e), 256))))
-    mod = np.abs(np.fft.rfft(e * np.hanning(len(e)), mod_n)) ** 2
-    mod_f = np.fft.rfftfreq(mod_n, 0.01)
-    band = (mod_f >= 1.0) & (mod_f <= 16.0)
-    # centre of mass of the modulation spectrum in the band (more stable than the peak)
-    syll = float(np.sum(mod_f[band] * mod[band]) / max(np.sum(mod[band]), 1e-20))
-
-    # -- spectral centroid below 4 kHz of loud frames
-    freqs, power = _long_term_spectrum(x, rate, env, hop)
-    sel = (freqs >= 50) & (freqs <= min(4000.0, rate / 2))
-    centroid = float(np.sum(freqs[sel] * power[sel]) / max(np.sum(power[sel]), 1e-30))
-
-    # The syllable rate is reported but not used: measured on short clips it
-    # does not scale cleanly with a wrong rate label (see tests/audio/test_analysis.py).
-    logs = [np.log(max(centroid, 1.0) / _TYPICAL_CENTROID)]
-    if np.isfinite(pitch):
-        logs.append(np.log(pitch / _TYPICAL_PITCH))
-    factor = float(np.exp(-np.mean(logs)))
-    return SpeechCues(
-        voiced_frames=voiced,
-        pitch_hz=pitch,
-        syllable_rate_hz=syll,
-        centroid_hz=centroid,
-        rate_factor=factor,
-    )
+    return check_rate_label(clip, bandwidth_hz=bandwidth_hz)

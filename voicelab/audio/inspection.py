@@ -76,7 +76,7 @@ def _inspect_clip(clip: Clip, tgt: Target | None, fmt: RawFormat | None) -> Repo
     # samples are noise: level and content findings would only distract.
     misread = any(f.code in _MISREAD for f in findings)
     if not silent and not misread:
-        cues = speech_cues(clip)
+        cues = speech_cues(clip, bandwidth_hz=levels.bandwidth_hz)
         findings += sniff_samples(clip, cues=cues)
     if not misread:
         lv_findings = _level_findings(clip, levels)

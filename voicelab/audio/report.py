@@ -97,8 +97,15 @@ class Report:
             ]
         if self.cues is not None:
             c = self.cues
-            rows.append(("speech cues", f"pitch {c.pitch_hz:.0f} Hz, centroid {c.centroid_hz:.0f} Hz, "
-                                        f"rate factor {c.rate_factor:.2f}"))
+            if c.verdict == "unknown":
+                rows.append(("rate label", f"cannot tell: {c.reason}"))
+            else:
+                rows.append(("speech cues", f"pitch {c.pitch_hz:.0f} Hz, harmonic peak {c.harmonic_peak_hz:.0f} Hz, "
+                                            f"syllable rhythm {c.syllable_rate_hz:.1f} Hz"))
+                verdict = {"consistent": "fits the speech", "possible_mismatch": "possibly wrong",
+                           "mismatch": "wrong"}.get(c.verdict, c.verdict)
+                rate = f"; likely {c.likely_samplerate} Hz" if c.verdict != "consistent" else ""
+                rows.append(("rate label", f"{verdict} (confidence {c.confidence:.0%}{rate})"))
         return rows
 
     def __repr__(self) -> str:

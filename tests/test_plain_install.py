@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT / "data" / "speech" / "s02_weather_16k.flac"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 # What only an extra brings: none may be installed in (or imported by) the plain environment.
-EXTRAS_ONLY = ("pocketsphinx", "faster_whisper", "scipy", "matplotlib", "ipywidgets", "anywidget", "traitlets",
+# scipy is not here: the core rate-label check needs pysptk, which depends on it.
+EXTRAS_ONLY = ("pocketsphinx", "faster_whisper", "matplotlib", "ipywidgets", "anywidget", "traitlets",
                "IPython", "jupyterlab")
 NO_INDEX = ("NewConnectionError", "Temporary failure in name resolution", "Network is unreachable",
             "Connection refused", "No matching distribution found")

@@ -49,7 +49,7 @@ from voicelab.recording import Recording  # noqa: E402
 
 CHUNK = 0.02
 #: The sink finalises every this many seconds of audio it receives (16 kHz linear16), as a recognizer
-#: does at utterance ends: the finals trim the client's replay buffer as in real use.
+#: does at utterance ends: the finals trim the client's resend buffer as in real use.
 FINAL_EVERY = 1.0
 BYTES_PER_SECOND = 32000
 

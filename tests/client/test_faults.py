@@ -120,3 +120,11 @@ def test_expired_token_is_an_auth_error():
         with pytest.raises(AuthenticationError, match="token"):
             s.wait(30)
     assert server.api_key not in "".join(e.to_json() for e in s.recording.entries)
+
+
+def test_a_stream_that_times_out_itself_is_reported_as_such(short):
+    """wait() re-raises the stream's own StreamTimeout, not "still running" (both are TimeoutErrors)."""
+    s, err = run(short, "latency:2", speed=None, final_timeout=0.2)
+    assert isinstance(err, StreamTimeout) and isinstance(err, TimeoutError), err
+    assert "waiting for" in str(err) and "still running" not in str(err), err
+    assert s.done and s.error is err

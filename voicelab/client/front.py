@@ -1,4 +1,4 @@
-"""The live `Stream` handle and the sync front: `stream`, `connect` and `replay`.
+"""The live `Stream` handle and the sync front: `stream` and `replay` (cassette playback).
 
 `stream(...)` returns a `Stream` at once and runs the asyncio client on a
 background event-loop thread (one per process), so a notebook cell returns
@@ -85,7 +85,7 @@ class Stream:
 
         Args:
             callback: The function; its exceptions are logged, never raised into the stream.
-            replay: Also call it at once for the events already received.
+            replay: Also call it at once for the events already received (the past events, not a cassette).
         """
         with self._lock:
             past = list(self.events) if replay else []
@@ -150,6 +150,8 @@ class Stream:
         try:
             self._future.result(timeout)
         except concurrent.futures.TimeoutError:
+            if self._future.done():  # the stream itself failed with a timeout (e.g. no last final): its own error
+                raise
             raise StreamTimeout(f"the stream is still running after {timeout} s; call .stop() to end it cleanly, "
                                 "or wait longer") from None
         except KeyboardInterrupt:
@@ -314,7 +316,7 @@ def stream(
         raw: Declared format of raw byte sources, e.g. ``"linear16:16000:1"``.
         record: Also write the Recording to this JSONL file as it happens.
         retry: Reconnect policy (default: 5 attempts, exponential backoff with jitter).
-        reconnect: Reconnect after a drop (replaying audio no final covered yet).
+        reconnect: Reconnect after a drop (resending the audio no final covered yet).
         open_timeout: Seconds for connecting; ``None`` disables.
         final_timeout: Seconds to wait for the last final after the audio ends; ``None`` disables.
         on_event: Called with ``(t, event)`` for each event as it arrives.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from voicelab.protocols.errors import ParameterError
 from voicelab.protocols.events import Event, Final
 from voicelab.protocols.wire import ConnectRequest, Explanation
 from voicelab.providers.pulse.handshake import build_connect, explain_close, explain_http_status
@@ -20,20 +21,33 @@ class PulseDriver(Driver):
     Args:
         query: Pulse query parameters (validated).
         endpoint: ``live`` or ``legacy``.
-        region: ``india`` or ``us`` (ignored with ``base_url``).
+        region: ``india``, ``india_pinned`` or ``us`` (ignored with ``base_url``).
         base_url: ``ws://host:port`` (e.g. the emulator) instead of the vendor host.
         auth: ``bearer`` (header), ``token`` or ``api_key`` (query).
+        use_token: Connect with an access token minted per connection (``POST /waves/v1/auth/token``,
+            `voicelab.providers.pulse.tokens`); live endpoint only, as the Bearer header or ``?api_key=``.
+
+    Raises:
+        ParameterError: ``use_token`` on the legacy endpoint or with ``auth="token"``.
     """
 
     provider = PROVIDER
 
     def __init__(self, *, query: PulseParams | None = None, endpoint: str = "live", region: str = "india",
-                 base_url: str | None = None, auth: str = "bearer") -> None:
+                 base_url: str | None = None, auth: str = "bearer", use_token: bool = False) -> None:
+        if use_token and endpoint != "live":
+            raise ParameterError(param="endpoint", value=endpoint, allowed=("live",),
+                                 hint="access tokens are accepted on /waves/v1/stt/live only; "
+                                 "use the API key (use_token=False) on the legacy path")
+        if use_token and auth == "token":
+            raise ParameterError(param="auth", value=auth, allowed=("bearer", "api_key"),
+                                 hint="access tokens travel as the Authorization: Bearer header or ?api_key=")
         self.query = query or PulseParams()
         self.endpoint = endpoint
         self.region = region
         self.base_url = base_url
         self.auth = auth
+        self.use_token = use_token
         self.encoding = self.query.encoding or "linear16"
         self.samplerate = self.query.sample_rate or 16000
 
@@ -71,7 +85,7 @@ class PulseDriver(Driver):
 def make_driver(options: DriverOptions) -> PulseDriver:
     """Build the Pulse driver for a stream.
 
-    voicelab asks for ``word_timestamps`` (replay after a drop and latency metrics are exact with
+    voicelab asks for ``word_timestamps`` (resending audio after a drop and latency metrics are exact with
     word times), ``vad_events`` (the provider's speech end marks what a final covers) and
     ``language='en'`` unless the parameters say otherwise.
 
@@ -88,4 +102,4 @@ def make_driver(options: DriverOptions) -> PulseDriver:
     p.setdefault("language", "en")
     endpoint = options.endpoint or next(iter(ENDPOINTS))
     return PulseDriver(query=PulseParams(**p), endpoint=endpoint, region=options.region or "india",
-                       base_url=options.base_url, auth=options.auth or "bearer")
+                       base_url=options.base_url, auth=options.auth or "bearer", use_token=options.use_token)

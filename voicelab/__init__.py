@@ -46,6 +46,7 @@ __all__ = [
     "ConnectError",
     "ConnectionDropped",
     "ConversionError",
+    "DoctorSetupError",
     "EmulatorError",
     "FaultSpecError",
     "HandshakeError",
@@ -66,7 +67,7 @@ __all__ = [
     "RawFormat",
     "Recording",
     "RecordingError",
-    "RecordingNotFinishedError",
+    "RecorderNotFinishedError",
     "Report",
     "RetryPolicyError",
     "SampleRateMismatchError",
@@ -84,6 +85,7 @@ __all__ = [
     "__version__",
     "audio",
     "client",
+    "doctor",
     "emulator",
     "inspect",
     "load",
@@ -103,6 +105,7 @@ _LAZY = {
     "stream": ("voicelab.client", "stream"),
     "replay": ("voicelab.client", "replay"),
     "serve": ("voicelab.emulator", "serve"),
+    "doctor": ("voicelab.diagnose", "doctor"),
 }
 # Errors defined where `import voicelab` does not reach (the I/O layers, plot, widgets), by module.
 _LAZY_ERRORS = {
@@ -114,10 +117,11 @@ _LAZY_ERRORS = {
     "voicelab.client.retry": ("RetryPolicyError",),
     "voicelab.plot.model": ("ViewError",),
     "voicelab.widgets.recorder": ("InsecureContextError", "MicrophoneError", "MicrophonePermissionError",
-                                  "NoMicrophoneError", "RecordingNotFinishedError"),
+                                  "NoMicrophoneError", "RecorderNotFinishedError"),
     "voicelab.widgets.live_source": ("LiveSourceClosedError", "LiveSourceOverrunError", "LiveSourceTimeoutError",
                                      "SampleRateMismatchError"),
     "voicelab.emulator.errors": ("EmulatorError", "FaultSpecError", "ServerConfigError", "ServerStartError"),
+    "voicelab.diagnose.doctor": ("DoctorSetupError",),
 }
 _LAZY.update({name: (module, name) for module, names in _LAZY_ERRORS.items() for name in names})
 

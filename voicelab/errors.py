@@ -56,12 +56,14 @@ there. tests/test_errors.py checks this drawing against the code::
                 MicrophonePermissionError (PermissionError)
                 InsecureContextError
                 NoMicrophoneError
-            RecordingNotFinishedError (RuntimeError)
+            RecorderNotFinishedError (RuntimeError)
         voicelab.widgets.live_source -- live audio from the microphone to a stream
             SampleRateMismatchError (AudioFormatError)
             LiveSourceClosedError (RuntimeError)
             LiveSourceOverrunError (BufferError)
             LiveSourceTimeoutError (TimeoutError)
+        voicelab.diagnose.doctor -- the arguments of doctor()
+            DoctorSetupError (ValueError)
         voicelab.emulator.errors -- the local emulator
             EmulatorError
                 FaultSpecError (ValueError)

@@ -1,6 +1,7 @@
 """The client against the local emulator (real servers on 127.0.0.1 port 0)."""
 
 import statistics
+import threading
 import time
 
 import numpy as np
@@ -124,3 +125,29 @@ def test_injected_latency_is_measured_within_10_ms():
     with vl.serve(engine="sphinx", faults="latency:0.3", announce=False) as slow:
         delayed = median_connect(slow)
     assert abs((delayed - base) - 0.3) <= 0.010, (base, delayed)
+
+
+def test_finalize_on_request_gets_a_final_mid_stream():
+    """Stream.finalize() sends Pulse's {"type":"finalize"}; the final that answers it is marked from_finalize."""
+    clip = vl.load(DATA / "speech" / "s02_weather_16k.flac")
+    got_partial = threading.Event()
+    with vl.serve(engine="sphinx", announce=False) as server:
+        s = vl.stream(clip, url=server.url, api_key=server.api_key, speed=2, params={"itn_normalize": True},
+                      on_event=lambda t, ev: got_partial.set() if isinstance(ev, Partial) and ev.text else None)
+        assert got_partial.wait(30)
+        s.finalize()
+        s.wait(60)
+    sent = [e["message"]["type"] for e in s.recording.of("send") if isinstance(e.get("message"), dict)]
+    assert sent.count("finalize") == 1 and sent[-1] == "close_stream"
+    finals = [ev for _, ev in s.events if isinstance(ev, Final)]
+    assert any(f.from_finalize and not f.is_last for f in finals), finals
+
+
+def test_finalize_is_refused_where_the_provider_has_no_such_message():
+    with vl.serve(engine="sphinx", announce=False) as server:
+        s = vl.stream(np.zeros(24000, np.float32), samplerate=24000, provider="assemblyai-agent", url=server.url,
+                      api_key=server.api_key)
+        with pytest.raises(vl.client.StreamSetupError, match="cannot be finalized"):
+            s.finalize()
+        s.stop()
+        s.wait(60)

@@ -426,6 +426,83 @@ def test_tool_timeout_falls_back(whisper_server, weather_question):
     run(main())
 
 
+# --------------------------------------------------------------------------- hold-mode tools (issue 15, item 9)
+
+HOLD_TOOL = {**WEATHER_TOOL, "execution_mode": "hold", "timeout_seconds": 60}
+ASK_FOR_THE_TOOL = {"type": "reply.create", "instructions": "Check the weather in Paris."}
+
+
+def test_reply_create_during_a_hold_is_spoken_at_once(server):
+    """Hold mode: "Send ``reply.create`` (with optional ``instructions``) DURING the hold to deliver status updates";
+    the agent emits no ``reply.started`` for the hold itself, and ``tool.result`` fires the next reply.
+
+    https://github.com/AssemblyAI/assemblyai-skill/blob/main/skills/assemblyai/references/voice-agents.md
+    """
+
+    async def main() -> None:
+        agent = await connect(server, {"tools": [HOLD_TOOL]})
+        await agent.wait_for("session.ready")
+        await agent.send(ASK_FOR_THE_TOOL)  # one-shot instructions that ask for a declared tool call it
+        call_at = await agent.wait_for("tool.call", timeout=20)
+        call = agent.events[call_at]
+        assert call["name"] == "get_weather" and call["arguments"] == {"city": "Paris"}
+        assert not agent.of("reply.started")  # held: the agent stays silent
+        await agent.send({"type": "reply.create", "instructions": "Say: still checking, one moment."})
+        update_done = await agent.wait_for("reply.done", start=call_at, timeout=20)  # while the tool still runs
+        assert agent.of("transcript.agent")[0]["text"] == "Still checking, one moment."
+        await agent.send({"type": "tool.result", "call_id": call["call_id"], "result": json.dumps({"temp_c": 22})})
+        done = await agent.wait_for("reply.done", start=update_done + 1, timeout=20)
+        await agent.stop()
+        assert collapse(types(agent.events[call_at : done + 1])) == [
+            "tool.call",
+            *REPLY_ORDER[:1],
+            "reply.audio",
+            *REPLY_ORDER[1:],
+            *REPLY_ORDER[:1],
+            "reply.audio",
+            *REPLY_ORDER[1:],
+        ]
+        assert agent.of("transcript.agent")[-1]["text"] == "Here is the weather in Paris: temp c 22."
+        assert len(agent.of("reply.started")) == 2  # the status update and the follow-up; no duplicate
+
+    run(main())
+
+
+def test_user_speech_during_a_hold_is_held_flushed_at_its_end_and_never_answered(server):
+    """Hold mode: "``transcript.user.delta`` / ``transcript.user`` are NOT emitted in real time during a hold — they
+    flush when the hold ends", and "user-triggered replies are suppressed": the turn gets no reply, not even later.
+
+    https://github.com/AssemblyAI/assemblyai-skill/blob/main/skills/assemblyai/references/voice-agents.md
+    """
+
+    async def main() -> None:
+        agent = await connect(server, {"tools": [HOLD_TOOL]})
+        await agent.wait_for("session.ready")
+        await agent.send(ASK_FOR_THE_TOOL)
+        call_at = await agent.wait_for("tool.call", timeout=20)
+        agent.mic_on()
+        agent.say(speech24("s01_fox_24k.flac"))
+        await agent.wait_for("input.speech.started", start=call_at, timeout=30)  # speech events still go out
+        await agent.wait_for("input.speech.stopped", start=call_at, timeout=30)
+        await asyncio.sleep(2.0)  # the recognizer's final has come by now: held back
+        assert not agent.of("transcript.user") and not agent.of("transcript.user.delta")
+        assert not agent.of("reply.started")
+        mark = len(agent.events)
+        call_id = agent.events[call_at]["call_id"]
+        await agent.send({"type": "tool.result", "call_id": call_id, "result": json.dumps({"temp_c": 22})})
+        started = await agent.wait_for("reply.started", start=mark, timeout=20)
+        flushed = types(agent.events[mark:started])
+        assert "transcript.user" in flushed and "transcript.user.delta" in flushed
+        assert flushed.index("transcript.user") > flushed.index("transcript.user.delta")
+        await agent.wait_for("reply.done", start=started, timeout=20)
+        await asyncio.sleep(2.0)
+        await agent.stop()
+        assert len(agent.of("reply.started")) == 1  # only the tool's follow-up: the user's turn was not queued
+        assert agent.of("transcript.agent")[0]["text"] == "Here is the weather in Paris: temp c 22."
+
+    run(main())
+
+
 # --------------------------------------------------------------------------- ending, resuming
 
 

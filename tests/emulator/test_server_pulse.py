@@ -15,6 +15,7 @@ import voicelab.emulator as emulator
 from tests.emulator.urls import pulse_url
 from voicelab.audio.clip import Clip
 from voicelab.audio.codecs import encode, encode_opus_packets, encode_pcm
+from voicelab.providers import pulse
 
 from .conftest import DATA, drain, pcm16, run, silence, stream_pulse
 
@@ -86,7 +87,7 @@ def test_unknown_path_is_404(sphinx_server):
 @pytest.mark.parametrize("param", ["token", "api_key"])
 def test_query_credentials_accepted(sphinx_server, param):
     pcm, _ = pcm16("speech/s06_short_16k.flac")
-    url = f"{sphinx_server.url}/waves/v1/stt/live?model=pulse&{param}={sphinx_server.api_key}"
+    url = f"{sphinx_server.url}/waves/v1/stt/live?model=pulse&language=en&{param}={sphinx_server.api_key}"
     res = run(stream_pulse(url, pcm[: 16000 * 2], api_key="", headers={}, speed=8))
     assert res.finals and res.finals[-1]["is_last"] is True
     assert res.close_code == 1000
@@ -398,6 +399,11 @@ def test_invalid_ogg_audio_gets_error(sphinx_server):
 
 
 def test_limits_frame_size_rate_and_session_length():
+    """The emulator's own limits close with their own codes (1009, 4001, 4002), never 1008.
+
+    1008 is documented as "concurrency limit reached" only:
+    https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/asyncapi/stt-live-ws.yaml
+    """
     with emulator.serve(
         engine="sphinx",
         announce=False,
@@ -420,9 +426,29 @@ def test_limits_frame_size_rate_and_session_length():
         msgs, code = run(one([bytes(16384)]))
         assert code == 1009 and msgs[0]["type"] == "error" and "8192-byte limit" in msgs[0]["message"]
         msgs, code = run(one([bytes(320)] * 40))
-        assert code == 1008 and "messages per second" in msgs[0]["message"]
+        assert code == 4001 and "messages per second" in msgs[0]["message"]
+        assert "message rate" in str(pulse.explain_close(code))
         msgs, code = run(one([bytes(3200)] * 40, pause=0.1))
-        assert code == 1008 and "maximum session duration" in msgs[-1]["message"]
+        assert code == 4002 and "maximum session duration" in msgs[-1]["message"]
+        assert "session length" in str(pulse.explain_close(code))
+
+
+def test_idle_timeout_closes_4003():
+    """The idle timeout (off by default) closes with 4003 after the error frame, not the documented 1008.
+
+    https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/asyncapi/stt-live-ws.yaml
+    """
+    with emulator.serve(engine="sphinx", announce=False, limits=emulator.Limits(idle_timeout=0.4),
+                        recognizer_options={"processes": 0, "warm": 1}) as server:
+        async def go():
+            async with websockets.connect(pulse_url(server),
+                                          additional_headers={"Authorization": f"Bearer {server.api_key}"}) as ws:
+                await ws.send(bytes(3200))
+                return await drain(ws), ws.close_code
+
+        msgs, code = run(go())
+        assert code == 4003 and msgs[-1]["type"] == "error" and "idle" in msgs[-1]["message"]
+        assert "idle" in str(pulse.explain_close(code))
 
 
 def test_concurrency_limit_closes_1008():
@@ -460,3 +486,224 @@ def test_two_sessions_do_not_block_each_other(sphinx_server):
     results = run(go())
     assert all(r.close_code == 1000 and r.text for r in results)
     assert len({r.messages[0]["session_id"] for r in results}) == 3
+
+
+# --------------------------------------------------------------------------- issue 15: current vendor facts
+
+_DOCS = "https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern"
+
+
+def test_full_transcript_on_every_transcription_event(sphinx_server):
+    """``full_transcript=true``: every transcription event carries the finals so far, interims included.
+
+    https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/asyncapi/stt-live-ws.yaml
+    """
+    pcm, _ = pcm16("speech/s06_short_16k.flac")  # Yes. / No. / Maybe later.
+    res = run(stream_pulse(pulse_url(sphinx_server) + "&full_transcript=true", pcm + silence(0.5),
+                           api_key=sphinx_server.api_key, speed=4))
+    done: list[str] = []
+    transcriptions = [m for m in res.messages if m["type"] == "transcription"]
+    assert len(res.interims) > 5
+    for m in transcriptions:
+        if m["is_final"] and m["transcript"]:
+            done.append(m["transcript"])
+        assert m["full_transcript"] == " ".join(done), m
+    assert len(done) >= 2
+
+
+def test_aggregator_finals_carry_the_detected_language(sphinx_server):
+    """``language=north_indic``: finals carry the detected code (the recognizer is English: ``en``).
+
+    https://docs.smallest.ai/models/documentation/speech-to-text-pulse/realtime-web-socket/response-format
+    """
+    pcm, _ = pcm16("speech/s01_fox_16k.flac")
+    for language in ("north_indic", "multi-south-indic"):
+        res = run(stream_pulse(pulse_url(sphinx_server) + f"&language={language}", pcm, api_key=sphinx_server.api_key,
+                               speed=8))
+        assert res.finals and all(f["language"] == "en" and f["languages"] == ["en"] for f in res.finals)
+
+
+def test_one_response_for_every_chunk_sent(sphinx_server):
+    """Every audio chunk gets a transcription message, in speech and in silence (the hypothesis repeats).
+
+    https://docs.smallest.ai/models/documentation/speech-to-text-pulse/realtime-web-socket/response-format
+    ("For every chunk sent on the WebSocket, the server responds with a JSON message").
+    """
+    pcm, _ = pcm16("speech/s06_short_16k.flac")
+    for audio, speed in ((silence(1.0) + pcm + silence(1.0), 1.0), (pcm, 4.0), (silence(2.0), 4.0)):
+        chunks = -(-len(audio) // 4096)
+        res = run(stream_pulse(pulse_url(sphinx_server), audio, api_key=sphinx_server.api_key, speed=speed))
+        before_last = [m for m in res.messages if m["type"] == "transcription" and not m["is_last"]]
+        assert len(before_last) >= chunks, (len(before_last), chunks, speed)
+    assert all(m["transcript"] == "" for m in res.interims)  # silence: the empty hypothesis, repeated
+
+
+def test_language_is_required_on_live_only(sphinx_server):
+    """Live without ``language`` gets 400 before the upgrade; the legacy path still takes none.
+
+    https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/asyncapi/stt-live-ws.yaml
+    (``required: [model, language]``).
+    """
+    hdr = {"Authorization": f"Bearer {sphinx_server.api_key}"}
+    status, body, _ = run(_status(f"{sphinx_server.url}/waves/v1/stt/live?model=pulse", hdr))
+    assert status == 400 and body["error"].startswith("Missing required query param: language")
+    status, body, _ = run(_status(f"{sphinx_server.url}/waves/v1/stt/live?model=pulse&language=multi-eu", hdr))
+    assert status == 400 and body["details"] == [{"param": "language"}]
+    res = run(stream_pulse(f"{sphinx_server.url}/waves/v1/pulse/get_text", silence(0.3), api_key=sphinx_server.api_key))
+    assert res.close_code == 1000 and res.finals[-1]["language"] == "en"
+
+
+# --------------------------------------------------------------------------- regions
+
+
+@pytest.fixture(scope="module")
+def region_servers():
+    options = {"processes": 0, "warm": 1}
+    with emulator.serve(engine="sphinx", announce=False, route_options={"pulse": {"region": "us"}},
+                        recognizer_options=options) as us, \
+            emulator.serve(engine="sphinx", announce=False, route_options={"pulse": {"region": "india_pinned"}},
+                           recognizer_options=options) as india:
+        yield {"us": us, "india": india}
+
+
+async def _first_frames(url: str, key: str) -> tuple[list, int | None, str]:
+    async with websockets.connect(url, additional_headers={"Authorization": f"Bearer {key}"}) as ws:
+        msgs = await drain(ws)
+        return msgs, ws.close_code, ws.close_reason
+
+
+def test_south_indic_on_the_us_host_gets_language_not_enabled(region_servers):
+    """South Indic languages on the US host: the ``LANGUAGE_NOT_ENABLED_IN_REGION`` frame, then a close.
+
+    https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/products/waves/pages/changelog-entries/pulse-stt/2026-06-29-pulse-stt-south-indic-languages.mdx
+    """
+    us = region_servers["us"]
+    msgs, code, _ = run(_first_frames(us.url_for("pulse") + "&language=multi-south-indic", us.api_key))
+    assert msgs == [{"type": "error", "error_code": "LANGUAGE_NOT_ENABLED_IN_REGION",
+                     "message": "Language 'multi-south-indic' has not been enabled in this region. "
+                                "Please contact support to request access."}]
+    assert code == pulse.CLOSE_REGION and "region" in str(pulse.explain_close(code))
+    (event,) = pulse.parse(msgs[0])
+    assert event.fix and "india" in event.fix  # type: ignore[union-attr]
+
+
+def test_east_asian_on_the_india_host_closes_without_a_frame(region_servers):
+    """East Asian languages on the India host close the connection without a transcription frame.
+
+    https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/products/waves/pages/changelog-entries/pulse-stt/2026-06-16-pulse-stt-asian-languages-us-region.mdx
+    """
+    india = region_servers["india"]
+    msgs, code, reason = run(_first_frames(india.url_for("pulse") + "&language=ja", india.api_key))
+    assert msgs == [] and code == pulse.CLOSE_REGION and "region" in reason
+
+
+def test_each_host_serves_its_own_languages(region_servers):
+    """Japanese on the US host and Tamil on the India host stream normally (finals carry the code).
+
+    https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/asyncapi/stt-live-ws.yaml
+    """
+    for name, language in (("us", "ja"), ("india", "ta")):
+        server = region_servers[name]
+        res = run(stream_pulse(server.url_for("pulse") + f"&language={language}", silence(0.3),
+                               api_key=server.api_key))
+        assert res.close_code == 1000 and res.finals[-1]["language"] == language
+
+
+def test_bad_route_option_fails_at_start():
+    with pytest.raises(emulator.ServerStartError, match="region"):
+        emulator.serve(engine="sphinx", announce=False, route_options={"pulse": {"region": "mars"}})
+    with pytest.raises(emulator.ServerStartError, match="nope"):
+        emulator.serve(engine="sphinx", announce=False, route_options={"nope": {}})
+
+
+# --------------------------------------------------------------------------- simulated features (scripted text)
+
+
+class _ScriptedStream:
+    """Says ``text`` for whatever audio it gets (a final on flush), so the text transforms can be checked."""
+
+    def __init__(self, samplerate: int, text: str, word_times: bool) -> None:
+        self.samplerate, self.text, self.word_times = samplerate, text, word_times
+        self.audio_time = 0.0
+        self.talking = False
+
+    def accept(self, pcm, *, now):
+        from voicelab.emulator.recognizers import RecognizedPartial, SpeechStart
+
+        self.audio_time += len(pcm) / self.samplerate
+        if self.talking:
+            return []
+        self.talking = True
+        return [SpeechStart(t=0.0), RecognizedPartial(text=self.text.split()[0], audio_end=self.audio_time)]
+
+    def flush(self, *, now):
+        from voicelab.emulator.recognizers import RecognizedFinal, WordTime
+
+        if not self.talking:
+            return []
+        self.talking = False
+        words = tuple(WordTime(word=w, start=0.3 * i, end=0.3 * i + 0.25, confidence=0.9)
+                      for i, w in enumerate(self.text.split())) if self.word_times else ()
+        return [RecognizedFinal(text=self.text, start=0.0, end=self.audio_time, words=words)]
+
+    def close(self):
+        pass
+
+
+class _ScriptedRecognizer:
+    name = "scripted"
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def open(self, *, samplerate: int, word_times: bool = False, **_: object) -> _ScriptedStream:
+        return _ScriptedStream(samplerate, self.text, word_times)
+
+
+async def _finalize_once(url: str, key: str) -> dict:
+    async with websockets.connect(url, additional_headers={"Authorization": f"Bearer {key}"}) as ws:
+        for _ in range(3):
+            await ws.send(bytes(4096))
+        await ws.send(json.dumps({"type": "finalize"}))
+        async for raw in ws:
+            msg = json.loads(raw)
+            if msg.get("is_final"):
+                return msg
+    raise AssertionError("no final")
+
+
+@pytest.fixture(scope="module")
+def scripted_server():
+    text = "My number is five five five one two three four. Mail me at jo@example.com."
+    with emulator.serve(recognizer=_ScriptedRecognizer(text), announce=False) as server:
+        yield server
+
+
+def test_itn_normalize_writes_spoken_digits_as_numerals(scripted_server):
+    """``itn_normalize=true``: "five five five one two three four" is written ``5551234`` in finals.
+
+    https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/asyncapi/stt-live-ws.yaml
+    """
+    url = scripted_server.url_for("pulse")
+    final = run(_finalize_once(url + "&itn_normalize=true&word_timestamps=true", scripted_server.api_key))
+    assert final["transcript"] == "My number is 5551234. Mail me at jo@example.com."
+    number = [w for w in final["words"] if w["word"] == "5551234."]
+    assert number and number[0]["start"] == 0.9 and number[0]["end"] == 2.95  # the seven spoken words' span
+    plain = run(_finalize_once(url, scripted_server.api_key))
+    assert "five five five" in plain["transcript"]
+
+
+def test_redaction_replaces_numbers_and_emails_with_placeholders(scripted_server):
+    """``redact_pii=true``: placeholders ``[ENTITYTYPE_N]`` in the transcript, listed in ``redacted_entities``,
+    lower case in ``words``; only for ``en``/``hi``.
+
+    https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/products/waves/pages/speech-to-text/features/redaction.mdx
+    """
+    url = scripted_server.url_for("pulse")
+    final = run(_finalize_once(url + "&redact_pii=true&word_timestamps=true", scripted_server.api_key))
+    assert final["transcript"] == "My number is [PHONENUMBER_1]. Mail me at [EMAIL_1]."
+    assert final["redacted_entities"] == ["[PHONENUMBER_1]", "[EMAIL_1]"]
+    assert "[phonenumber_1]." in [w["word"] for w in final["words"]]
+    german = run(_finalize_once(url.replace("language=en", "language=de") + "&redact_pii=true",
+                                scripted_server.api_key))
+    assert german["redacted_entities"] == [] and "five" in german["transcript"]

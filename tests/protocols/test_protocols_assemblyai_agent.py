@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -187,34 +189,42 @@ def test_make_session_seconds_become_ms() -> None:
 @pytest.mark.parametrize(
     ("session", "param", "code"),
     [
+        # validation errors: invalid_config (the skill reference's error table)
         ({"agent_id": "a1", "greeting": "x"}, "session.agent_id", "invalid_config"),
-        ({"input": {"format": {"encoding": "audio/wav"}}}, "session.input.format.encoding", "invalid_value"),
+        ({"input": {"format": {"encoding": "audio/wav"}}}, "session.input.format.encoding", "invalid_config"),
         (
             {"input": {"format": {"encoding": "audio/pcm", "sample_rate": 16000}}},
             "session.input.format.sample_rate",
-            "invalid_value",
+            "invalid_config",
         ),
-        ({"input": {"keyterms": ["k"] * 101}}, "session.input.keyterms", "invalid_value"),
+        ({"input": {"keyterms": ["k"] * 101}}, "session.input.keyterms", "invalid_config"),
         (
             {"input": {"turn_detection": {"vad_threshold": 1.2}}},
             "session.input.turn_detection.vad_threshold",
-            "invalid_value",
+            "invalid_config",
         ),
-        ({"output": {"volume": 101}}, "session.output.volume", "invalid_value"),
-        ({"output": {"voice": "sam"}}, "session.output.voice", "invalid_value"),
-        ({"output": {"voice": {"voice_id": "ivy"}}}, "session.output.voice", "invalid_format"),
-        ({"llm": {"model": "x"}}, "session.llm", "invalid_format"),
-        ({"turn_detection": {}}, "session.turn_detection", "invalid_format"),
+        ({"output": {"volume": 101}}, "session.output.volume", "invalid_config"),
+        ({"output": {"type": "text"}}, "session.output.type", "invalid_config"),
         (
             {"tools": [{"type": "function", "name": "t", "execution_mode": "later"}]},
             "session.tools[0].execution_mode",
-            "invalid_value",
+            "invalid_config",
         ),
         (
             {"tools": [{"type": "function", "name": "t", "timeout_seconds": 301}]},
             "session.tools[0].timeout_seconds",
-            "invalid_value",
+            "invalid_config",
         ),
+        # a bad voice or a field of the wrong type: invalid_value
+        ({"output": {"voice": "sam"}}, "session.output.voice", "invalid_value"),
+        ({"output": {"voice": {"voice_id": "ivy"}}}, "session.output.voice", "invalid_value"),
+        ({"output": {"volume": "loud"}}, "session.output.volume", "invalid_value"),
+        ({"input": "audio/pcm"}, "session.input", "invalid_value"),
+        ({"tools": {"name": "t"}}, "session.tools", "invalid_value"),
+        ({"greeting": 5}, "session.greeting", "invalid_value"),
+        # unknown fields: invalid_format
+        ({"llm": {"model": "x"}}, "session.llm", "invalid_format"),
+        ({"turn_detection": {}}, "session.turn_detection", "invalid_format"),
         (
             {"tools": [{"type": "function", "function": {"name": "t"}}]},
             "session.tools[0].function",
@@ -252,7 +262,7 @@ def test_bad_first_update_runs_on_defaults() -> None:
     srv = aai.AgentServerSession(session_id="sess_1", started_at=0.0)
     step = srv.receive('{"type":"session.update","session":{"output":{"voice":{"voice_id":"x"}}}}', now=0.0)
     assert [r["type"] for r in step.replies] == ["session.error", "session.ready"]
-    assert step.replies[0]["code"] == "invalid_format" and srv.config == {}
+    assert step.replies[0]["code"] == "invalid_value" and srv.config == {}
 
 
 def test_mid_session_update_and_immutable_fields() -> None:
@@ -524,3 +534,311 @@ def test_binary_server_frame_is_message_error() -> None:
 def test_close_explanations(code: int, word: str) -> None:
     event = aai.closed(code=code)
     assert event.explanation and word in event.explanation and event.clean == (code == 1000)
+
+
+# ---------------------------------------------------------------- published payloads, error codes (issue 15, item 11)
+
+FIXTURES = Path(__file__).parent / "fixtures" / "assemblyai_agent"
+SKILL = "https://github.com/AssemblyAI/assemblyai-skill/blob/main/skills/assemblyai/references/voice-agents.md"
+
+
+def _fixture(name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+PUBLISHED_UPDATES = sorted(
+    p.name for p in FIXTURES.glob("*.json") if "message" in _fixture(p.name) and p.name != "stored_agent_binding.json"
+)
+
+
+@pytest.mark.parametrize("name", PUBLISHED_UPDATES)
+def test_published_session_update_examples_are_accepted(name: str) -> None:
+    """Every session.update the vendor publishes is accepted as sent: no session.error, then session.ready.
+
+    Sources (one fixture each, its URL inside): the events reference
+    https://assemblyai.com/docs/voice-agents/voice-agent-api/events-reference, the session configuration page
+    https://assemblyai.com/docs/voice-agents/voice-agent-api/session-configuration, the client-side tools page
+    https://www.assemblyai.com/docs/voice-agents/voice-agent-api/tools/client-side-tools and the skill reference.
+    """
+    message = _fixture(name)["message"]
+    assert aai.validate_session(message["session"]) == message["session"]
+    assert json.loads(aai.session_update(message["session"])) == message  # the client builder accepts it too
+    srv = aai.AgentServerSession(session_id="sess_" + "1" * 32, started_at=0.0)
+    step = srv.receive(json.dumps(message), now=0.0)
+    assert [r["type"] for r in step.replies] == ["session.ready"]
+    assert srv.config == message["session"]
+
+
+def test_tool_calling_page_output_type_audio_keeps_greeting_and_tools() -> None:
+    """The tool-calling example's ``"output": {"type": "audio", "voice": "ivy"}`` is accepted with greeting and tools.
+
+    https://www.assemblyai.com/docs/voice-agents/voice-agent-api/tools/client-side-tools (also the older
+    https://assemblyai.1bitai.ru/docs/voice-agents/voice-agent-api/tool-calling).
+    """
+    session = _fixture("client_side_tools.json")["message"]["session"]
+    assert session["output"] == {"type": "audio", "voice": "ivy"}
+    srv = aai.AgentServerSession(session_id="sess_1", started_at=0.0)
+    step = srv.receive(aai.session_update(session), now=0.0)
+    assert [r["type"] for r in step.replies] == ["session.ready"]
+    assert srv.config["greeting"] == "Hi! Ask me about the weather." and srv.config["tools"][0]["name"] == "get_weather"
+
+
+def test_hold_tool_from_the_skill_reference_is_accepted() -> None:
+    """A ``hold`` tool as the skill reference declares it (``execution_mode: "hold"``, ``timeout_seconds: 60``).
+
+    https://github.com/AssemblyAI/assemblyai-skill/blob/main/skills/assemblyai/references/voice-agents.md
+    """
+    tool = _fixture("skill_hold_tool.json")["tool"]
+    assert aai.validate_session({"tools": [tool]})["tools"] == [tool]
+
+
+@pytest.mark.parametrize(
+    ("session", "param"),
+    [
+        ({"output": {"voice": "sam"}}, "session.output.voice"),  # removed June 2026
+        ({"output": {"voice": {"voice_id": "ivy"}}}, "session.output.voice"),
+    ],
+)
+def test_bad_voice_on_the_first_update_is_invalid_value(session: dict[str, Any], param: str) -> None:
+    """``invalid_value``: "session.update with invalid voice or field type" — on the first update too.
+
+    https://github.com/AssemblyAI/assemblyai-skill/blob/main/skills/assemblyai/references/voice-agents.md
+    (Voice Agent Error Codes). The session then runs on defaults (a third-party client's report).
+    """
+    srv = aai.AgentServerSession(session_id="sess_1", started_at=0.0)
+    step = srv.receive(json.dumps({"type": "session.update", "session": session}), now=0.0)
+    error, ready = step.replies
+    assert error["type"] == "session.error" and error["code"] == "invalid_value" and error["param"] == param
+    assert ready["type"] == "session.ready" and srv.config == {}
+
+
+@pytest.mark.parametrize(
+    ("session", "param"),
+    [
+        ({"output": {"volume": "loud"}}, "session.output.volume"),
+        (
+            {"input": {"turn_detection": {"interrupt_response": "no"}}},
+            "session.input.turn_detection.interrupt_response",
+        ),
+        ({"system_prompt": ["be brief"]}, "session.system_prompt"),
+        ({"tools": [{"type": "function", "name": 7}]}, "session.tools[0].name"),
+    ],
+)
+def test_wrong_field_type_on_the_first_update_is_invalid_value(session: dict[str, Any], param: str) -> None:
+    """A field of the wrong JSON type on the first session.update is ``invalid_value``, not ``invalid_format``.
+
+    https://github.com/AssemblyAI/assemblyai-skill/blob/main/skills/assemblyai/references/voice-agents.md
+    """
+    srv = aai.AgentServerSession(session_id="sess_1", started_at=0.0)
+    step = srv.receive(json.dumps({"type": "session.update", "session": session}), now=0.0)
+    assert step.replies[0]["code"] == "invalid_value" and step.replies[0]["param"] == param
+    assert step.replies[1]["type"] == "session.ready"
+
+
+@pytest.mark.parametrize(
+    ("session", "param"),
+    [
+        ({"output": {"volume": 150}}, "session.output.volume"),
+        ({"agent_id": "agent_1", "system_prompt": "x"}, "session.agent_id"),
+        (
+            {"input": {"turn_detection": {"min_silence": 4000, "max_silence": 3000}}},
+            "session.input.turn_detection.min_silence",
+        ),
+        ({"tools": [{"type": "function", "name": "t", "timeout_seconds": 0}]}, "session.tools[0].timeout_seconds"),
+    ],
+)
+def test_validation_error_on_the_first_update_is_invalid_config(session: dict[str, Any], param: str) -> None:
+    """A well-typed value that fails validation is ``invalid_config``: "session.update raised a validation error".
+
+    https://github.com/AssemblyAI/assemblyai-skill/blob/main/skills/assemblyai/references/voice-agents.md
+    """
+    srv = aai.AgentServerSession(session_id="sess_1", started_at=0.0)
+    step = srv.receive(json.dumps({"type": "session.update", "session": session}), now=0.0)
+    assert step.replies[0]["code"] == "invalid_config" and step.replies[0]["param"] == param
+    assert step.replies[1]["type"] == "session.ready"
+
+
+# ---------------------------------------------------------------- stored agents and the Sessions API (item 10)
+
+AGENT_BODY = {
+    "name": "Weather desk",
+    "system_prompt": "You report the weather.",
+    "greeting": "Weather desk, hello.",
+    "voice": {"voice_id": "james"},
+    "tools": [{"type": "function", "name": "get_weather", "parameters": {"type": "object"}, "execution_mode": "hold"}],
+}
+
+
+def test_agent_id_gives_the_stored_agents_greeting_prompt_and_tools() -> None:
+    """``{"agent_id": …}`` alone: "The agent's stored system_prompt, greeting, tools, input, and output are applied".
+
+    https://github.com/AssemblyAI/assemblyai-skill/blob/main/skills/assemblyai/references/voice-agents.md;
+    https://www.assemblyai.com/docs/voice-agents/voice-agent-api/create-agent
+    """
+    store = aai.AgentStore(new_id=lambda: "7ad24396-b822-4dca-871a-be9cc4781cf9")
+    status, record = store.create(AGENT_BODY, now=1000.0)
+    assert status == 201
+    binding = _fixture("stored_agent_binding.json")["message"]
+    binding["session"]["agent_id"] = record["id"]
+    srv = aai.AgentServerSession(session_id="sess_1", started_at=0.0, agents=store.session_config)
+    step = srv.receive(json.dumps(binding), now=0.0)
+    assert [r["type"] for r in step.replies] == ["session.ready"] and srv.agent_id == record["id"]
+    assert srv.config["greeting"] == "Weather desk, hello." and srv.config["system_prompt"] == "You report the weather."
+    assert srv.config["output"]["voice"] == "james" and srv.config["tools"][0]["execution_mode"] == "hold"
+    assert "id" not in srv.config["tools"][0]  # the stored tool's id is not a session field
+    # the stored greeting is as immutable as an inline one; the prompt is mutable
+    bad = srv.receive(encode_json({"type": "session.update", "session": {"greeting": "Other"}}), now=1.0)
+    assert bad.replies[0]["code"] == "immutable_field"
+    ok = srv.receive(aai.session_update({"system_prompt": "Be brief."}, first=False), now=1.0)
+    assert ok.replies[0]["type"] == "session.updated" and srv.config["system_prompt"] == "Be brief."
+
+
+def test_unknown_agent_id_is_invalid_value_then_defaults() -> None:
+    """An ``agent_id`` no stored agent has: ``invalid_value`` naming it, then ready on defaults [INF].
+
+    https://github.com/AssemblyAI/assemblyai-skill/blob/main/skills/assemblyai/references/voice-agents.md
+    """
+    srv = aai.AgentServerSession(session_id="sess_1", started_at=0.0, agents=aai.AgentStore().session_config)
+    step = srv.receive(aai.session_update({"agent_id": "nope"}), now=0.0)
+    assert step.replies[0]["code"] == "invalid_value" and "nope" in step.replies[0]["message"]
+    assert step.replies[1]["type"] == "session.ready" and srv.config == {} and srv.agent_id is None
+
+
+def test_agents_api_create_get_list_shapes() -> None:
+    """``POST`` 201 with the full record and a generated ``id``; ``GET`` the record; the list is a bare array of
+    ``{id, name, deleted_at, created_at, updated_at}``, newest first; ``DELETE`` 204 with no body.
+
+    https://www.assemblyai.com/docs/voice-agents/voice-agent-api/manage-agents;
+    https://www.assemblyai.com/docs/api-reference/voice-agent-api/create-agent;
+    https://www.assemblyai.com/docs/api-reference/voice-agent-api/list-agents
+    """
+    ids = iter(["agent-a", "agent-b"])
+    store = aai.AgentStore(new_id=lambda: next(ids))
+    guide = _fixture("create_agent_guide.json")["body"]
+    status, a = store.create(guide, now=1_800_000_000.0)
+    assert status == 201 and a["id"] == "agent-a" and a["voice"] == {"voice_id": "ivy"}
+    same = ("name", "system_prompt", "greeting")
+    assert {k: a[k] for k in same} == {k: guide[k] for k in same}
+    assert a["input"]["format"] == {"encoding": "audio/pcm", "sample_rate": 24000} and a["tools"] == []
+    assert a["created_at"] == "2027-01-15T08:00:00Z" and a["deleted_at"] is None
+    status, b = store.create(_fixture("create_agent_skill.json")["body"], now=1_800_000_001.0)  # voice as a plain name
+    assert status == 201 and b["voice"] == {"voice_id": "ivy"}
+    status, listed = store.list()
+    assert status == 200 and [x["id"] for x in listed] == ["agent-b", "agent-a"]
+    assert set(listed[0]) == {"id", "name", "deleted_at", "created_at", "updated_at"}
+    assert store.get("agent-a") == (200, a)
+    assert store.delete("agent-a", now=1_800_000_002.0) == (204, None)
+    assert store.get("agent-a")[0] == 404 and [x["id"] for x in store.list()[1]] == ["agent-b"]
+    assert store.session_config("agent-a") is None
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        ({"system_prompt": "x", "voice": "ivy"}, ["body", "name"]),
+        ({**AGENT_BODY, "voice": "sam"}, ["body", "voice"]),
+        ({**AGENT_BODY, "output": {"volume": 150}}, ["body", "output", "volume"]),
+        ({**AGENT_BODY, "tools": [{"name": "t", "timeout_seconds": 900}]}, ["body", "tools", 0, "timeout_seconds"]),
+    ],
+)
+def test_agents_api_rejects_invalid_bodies_with_422(body: dict[str, Any], loc: list[Any]) -> None:
+    """Only ``name``, ``system_prompt`` and ``voice`` are required; invalid fields get a 422 naming them [INF shape].
+
+    https://www.assemblyai.com/docs/voice-agents/voice-agent-api/manage-agents
+    """
+    status, answer = aai.AgentStore().create(body, now=0.0)
+    assert status == 422 and answer["detail"][0]["loc"] == loc
+
+
+def test_rest_auth_takes_the_raw_key_or_bearer_and_answers_401_detail() -> None:
+    """"The raw key works directly; a ``Bearer`` prefix is accepted and stripped"; 401 bodies as documented.
+
+    https://www.assemblyai.com/docs/voice-agents/voice-agent-api/manage-agents
+    """
+    assert aai.check_rest_auth({"Authorization": KEY}, api_keys=[KEY]) is None
+    assert aai.check_rest_auth({"authorization": f"Bearer {KEY}"}, api_keys=[KEY]) is None
+    assert aai.check_rest_auth({}, api_keys=[KEY]) == (401, {"detail": "Missing authorization header"})
+    assert aai.check_rest_auth({"Authorization": "nope"}, api_keys=[KEY]) == (401, {"detail": "Unauthorized"})
+
+
+def test_sessions_api_list_get_delete_shapes() -> None:
+    """List newest first without artifacts (``sessions``, ``has_more``, ``response_metadata.next_cursor``; ``limit``
+    1–200; ``status`` and ``agent_id`` filters); a session adds ``config`` and ``artifacts`` (empty until it
+    completes); ``duration_seconds``/``ended_at`` are null while active; DELETE soft-deletes with 204.
+
+    https://www.assemblyai.com/docs/voice-agents/voice-agent-api/session-history;
+    https://www.assemblyai.com/docs/api-reference/voice-agent-api/list-sessions;
+    https://www.assemblyai.com/docs/api-reference/voice-agent-api/get-session;
+    https://www.assemblyai.com/docs/api-reference/voice-agent-api/delete-session
+    """
+    history = aai.SessionHistory()
+    history.start("sess_a", agent_id=None, config={"greeting": "Hi"}, now=100.0)
+    history.start("sess_b", agent_id="agent-1", config={"agent_id": "agent-1"}, now=200.0)
+    history.end("sess_a", how="end", now=142.6)
+    status, page = history.list({"limit": "1"}, now=300.0)
+    assert status == 200 and page["has_more"] is True and [s["id"] for s in page["sessions"]] == ["sess_b"]
+    active = page["sessions"][0]
+    assert active["status"] == "created" and active["duration_seconds"] is None and active["ended_at"] is None
+    fields = {"id", "agent_id", "status", "public_close_reason", "duration_seconds", "created_at", "ended_at"}
+    assert set(active) == fields
+    status, rest = history.list({"limit": "1", "cursor": page["response_metadata"]["next_cursor"]}, now=300.0)
+    assert [s["id"] for s in rest["sessions"]] == ["sess_a"] and rest["has_more"] is False
+    assert rest["response_metadata"]["next_cursor"] is None
+    assert [s["id"] for s in history.list({"status": "completed"}, now=300.0)[1]["sessions"]] == ["sess_a"]
+    assert [s["id"] for s in history.list({"agent_id": "agent-1"}, now=300.0)[1]["sessions"]] == ["sess_b"]
+    assert history.list({"limit": "500"}, now=300.0)[0] == 422
+    status, done = history.get("sess_a", now=300.0, base_url="http://127.0.0.1:9")
+    assert status == 200 and done["status"] == "completed" and done["public_close_reason"] == "client_end"
+    assert done["duration_seconds"] == pytest.approx(42.6) and done["config"] == {"greeting": "Hi"}
+    (artifact,) = done["artifacts"]
+    assert artifact["type"] == "timeline" and artifact["content_type"] == "application/json"
+    assert artifact["url"].startswith("http://127.0.0.1:9/v1/session-artifacts/")
+    assert history.get("sess_b", now=300.0, base_url="http://x")[1]["artifacts"] == []
+    key = artifact["url"].rsplit("/", 1)[1]
+    timeline = history.artifact(key, now=300.0)[1]
+    assert timeline["session_id"] == "sess_a" and timeline["ended"]["public_reason"] == "client_end"
+    assert history.delete("sess_a", now=300.0) == (204, None)
+    assert history.get("sess_a", now=300.0, base_url="http://x")[0] == 404
+    assert history.artifact(key, now=300.0)[0] == 404
+
+
+def test_dropped_session_completes_when_the_resume_window_passes() -> None:
+    """A dropped session stays resumable (and billable) for its grace window, then completes [INF reason].
+
+    https://www.assemblyai.com/docs/voice-agents/voice-agent-api ("30-second grace window is billable")
+    """
+    history = aai.SessionHistory()
+    history.start("sess_a", agent_id=None, config={}, now=100.0)
+    history.dropped("sess_a", now=110.0, grace_seconds=30.0)
+    assert history.get("sess_a", now=120.0, base_url="http://x")[1]["status"] == "created"
+    done = history.get("sess_a", now=141.0, base_url="http://x")[1]
+    assert done["status"] == "completed" and done["public_close_reason"] == "client_disconnected"
+    assert done["duration_seconds"] == pytest.approx(40.0)
+
+
+def test_timeline_turns_record_triggers_tools_and_suppressed_user_turns() -> None:
+    """Timeline turns carry a ``trigger`` (``greeting``, ``user_speech``, ``tool_result``, ``reply_create``) and their
+    ``tool_calls``; a user turn that ended during a hold tool is ``suppressed`` [INF field names, third-party].
+
+    https://www.assemblyai.com/docs/voice-agents/voice-agent-api/session-history ("full conversation timeline")
+    """
+    t = aai.Timeline(session_id="sess_a", started_at=100.0)
+    t.user_turn(item_id="item_1", text="weather in Paris", started_at=101.0, ended_at=102.0)
+    turn = t.begin("user_speech", now=102.2)
+    t.tool_call(turn, call_id="call_0001", name="get_weather", arguments={"city": "Paris"}, now=102.3)
+    t.user_turn(item_id="item_2", text="hello?", started_at=103.0, ended_at=104.0)
+    t.suppress(now=104.0)
+    t.tool_result("call_0001", result='{"temp_c": 22}', now=105.3)
+    t.finish(turn)
+    follow = t.begin("tool_result", now=105.4)
+    t.reply_started(follow, now=105.5)
+    t.first_audio(follow, now=105.6)
+    t.reply_done(follow, text="It is 22 degrees.", now=107.0)
+    out = t.to_json()
+    assert out["started_at_unix_ms"] == 100_000 and "config_changes" not in out
+    first, suppressed, answer = out["turns"]
+    assert first["trigger"] == "user_speech" and first["user_transcript"] == "weather in Paris"
+    assert first["tool_calls"][0]["duration_ms"] == 3000 and first["tool_calls"][0]["is_error"] is False
+    assert suppressed["status"] == "suppressed" and suppressed["user_transcript"] == "hello?"
+    assert answer["trigger"] == "tool_result" and answer["agent_text"] == "It is 22 degrees."
+    assert answer["status"] == "completed" and answer["time_to_first_audio_ms"] == 100

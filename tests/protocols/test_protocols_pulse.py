@@ -26,6 +26,8 @@ from voicelab.providers import pulse
 from voicelab.providers.pulse import PulseParams, PulseSessionConfig
 
 KEY = "sk_test_secret_123"
+#: The live endpoint requires ``language`` (the AsyncAPI spec); the tests below that are not about it send "en".
+EN = PulseParams(language="en")
 
 
 def accept(url: str, headers: dict[str, str] | None = None) -> PulseSessionConfig | HandshakeRejection:
@@ -124,7 +126,7 @@ def test_every_documented_parameter_is_encoded() -> None:
 
 
 def test_bearer_header_is_default_and_redacted() -> None:
-    req = pulse.build_connect(api_key=KEY)
+    req = pulse.build_connect(api_key=KEY, params=EN)
     assert req.headers.reveal()["Authorization"] == f"Bearer {KEY}"
     assert KEY not in repr(req)
     assert KEY not in str(req.url)
@@ -133,7 +135,7 @@ def test_bearer_header_is_default_and_redacted() -> None:
 
 @pytest.mark.parametrize("auth", ["token", "api_key"])
 def test_query_auth_is_redacted_in_str_and_repr(auth: str) -> None:
-    req = pulse.build_connect(api_key=KEY, auth=auth)  # type: ignore[arg-type]
+    req = pulse.build_connect(api_key=KEY, auth=auth, params=EN)  # type: ignore[arg-type]
     assert f"{auth}={KEY}" in req.url.reveal()
     assert KEY not in str(req.url) and KEY not in repr(req.url) and KEY not in repr(req)
     assert f"{auth}=***" in str(req.url)
@@ -227,13 +229,13 @@ def test_client_url_round_trips_into_server_config() -> None:
 
 @pytest.mark.parametrize("auth", ["token", "api_key"])
 def test_server_accepts_query_credentials(auth: str) -> None:
-    req = pulse.build_connect(api_key=KEY, auth=auth)  # type: ignore[arg-type]
+    req = pulse.build_connect(api_key=KEY, auth=auth, params=EN)  # type: ignore[arg-type]
     config = accept(req.url.reveal(), req.headers.reveal())
     assert isinstance(config, PulseSessionConfig) and config.auth_method == auth
 
 
 def test_per_path_defaults() -> None:
-    live = accept(pulse.build_connect(api_key=KEY).url.reveal(), {"Authorization": f"Bearer {KEY}"})
+    live = accept(pulse.build_connect(api_key=KEY, params=EN).url.reveal(), {"Authorization": f"Bearer {KEY}"})
     legacy = accept(
         pulse.build_connect(api_key=KEY, endpoint="legacy").url.reveal(), {"Authorization": f"Bearer {KEY}"}
     )
@@ -252,9 +254,9 @@ def test_per_path_defaults() -> None:
 
 def test_vad_alias_and_vad_events_wins() -> None:
     headers = {"Authorization": f"Bearer {KEY}"}
-    a = pulse.accept_upgrade(path="/waves/v1/stt/live", query="model=pulse&vad=true", headers=headers)
+    a = pulse.accept_upgrade(path="/waves/v1/stt/live", query="model=pulse&language=en&vad=true", headers=headers)
     b = pulse.accept_upgrade(
-        path="/waves/v1/stt/live", query="model=pulse&vad=true&vad_events=false", headers=headers
+        path="/waves/v1/stt/live", query="model=pulse&language=en&vad=true&vad_events=false", headers=headers
     )
     assert isinstance(a, PulseSessionConfig) and a.vad_events is True
     assert isinstance(b, PulseSessionConfig) and b.vad_events is False
@@ -305,7 +307,7 @@ def test_legacy_path_needs_no_model() -> None:
 )
 def test_bad_encoding_or_rate_is_400(query: str, param: str) -> None:
     rej = pulse.accept_upgrade(
-        path="/waves/v1/stt/live", query="model=pulse&" + query, headers={"Authorization": f"Bearer {KEY}"}
+        path="/waves/v1/stt/live", query="model=pulse&language=en&" + query, headers={"Authorization": f"Bearer {KEY}"}
     )
     assert isinstance(rej, HandshakeRejection)
     assert rej.status == 400 and param in rej.body["error"]
@@ -313,7 +315,7 @@ def test_bad_encoding_or_rate_is_400(query: str, param: str) -> None:
 
 def test_unknown_params_are_ignored_not_rejected() -> None:
     cfg = pulse.accept_upgrade(
-        path="/waves/v1/stt/live?model=pulse&punctuation=false",
+        path="/waves/v1/stt/live?model=pulse&language=en&punctuation=false",
         headers={"Authorization": f"Bearer {KEY}"},
     )
     assert isinstance(cfg, PulseSessionConfig)
@@ -576,3 +578,323 @@ def test_close_code_explanations(code: int, word: str) -> None:
 
 def test_concurrency_close_code_is_1008() -> None:
     assert pulse.CLOSE_CONCURRENCY == 1008
+
+
+# ---------------------------------------------------------------- issue 15: current vendor facts (Pulse)
+
+_DOCS = "https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern"
+LIVE_SPEC = f"{_DOCS}/apis/waves/asyncapi/stt-live-ws.yaml"
+
+
+def test_every_transcription_event_carries_full_transcript() -> None:
+    """With ``full_transcript=true`` every transcription event, interims too, carries the cumulative text.
+
+    https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/asyncapi/stt-live-ws.yaml
+    ("When ``true``, every transcription event also carries a cumulative ``full_transcript``").
+    """
+    cfg = _config(full_transcript=True, language="en")
+    interim = pulse.build_transcription(config=cfg, session_id="s", transcript="and then", is_final=False,
+                                        full_transcript="Hello there.")
+    final = pulse.build_transcription(config=cfg, session_id="s", transcript="And then.", is_final=True,
+                                      full_transcript="Hello there. And then.")
+    assert interim["full_transcript"] == "Hello there." and final["full_transcript"] == "Hello there. And then."
+    (partial,) = pulse.parse(encode_json(interim))
+    assert isinstance(partial, Partial) and partial.full_transcript == "Hello there."
+    assert "full_transcript" in partial.to_dict()
+    off = pulse.build_transcription(config=_config(language="en"), session_id="s", transcript="x", is_final=False,
+                                    full_transcript="y")
+    assert "full_transcript" not in off and pulse.parse(off)[0].full_transcript is None  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("language", "heard", "reported"), [
+    ("north_indic", "hi", "hi"), ("north_indic", "en", "en"), ("multi-asian", "ja", "ja"),
+    ("multi-south-indic", "ta", "ta"), ("multi-asian", "hi", "zh"), ("en", "hi", "en"), (None, "en", "en"),
+])
+def test_aggregator_finals_carry_the_detected_language(language: str | None, heard: str, reported: str) -> None:
+    """An aggregator's finals report the detected code, never the aggregator's name; a pinned code is itself.
+
+    https://docs.smallest.ai/models/documentation/speech-to-text-pulse/realtime-web-socket/response-format
+    ("set to the specified language, or the detected language if ``language`` is set to a regional
+    aggregator"); the aggregators' sets:
+    https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/products/waves/pages/speech-to-text/features/language-detection.mdx
+    """
+    assert pulse.detected_language(language, heard=heard) == reported
+    assert set(pulse.AGGREGATORS) >= {"north_indic", "multi-asian", "multi-south-indic"}
+
+
+def test_aggregator_final_message_names_a_code() -> None:
+    """A final built for ``language=north_indic`` carries ``language``/``languages`` codes, not ``north_indic``.
+
+    https://docs.smallest.ai/models/documentation/speech-to-text-pulse/realtime-web-socket/response-format
+    """
+    msg = pulse.build_transcription(config=_config(language="north_indic"), session_id="s", transcript="namaste",
+                                    is_final=True)
+    assert msg["language"] == "en" and msg["languages"] == ["en"]
+    interim = pulse.build_transcription(config=_config(language="north_indic"), session_id="s", transcript="n",
+                                        is_final=False)
+    assert "language" not in interim  # "Only returned when is_final=true"
+
+
+def test_india_pinned_host_next_to_default_and_us() -> None:
+    """``api.india.smallest.ai`` (Mumbai) and ``api.us.smallest.ai`` (Oregon) are the region-pinned hosts.
+
+    https://github.com/tryAGI/SmallestAI/blob/main/src/libs/SmallestAI/Generated/SmallestAI.IAuthClient.CreateAccessToken.g.cs
+    (generated from the vendor's OpenAPI spec); the default host is ``api.smallest.ai`` (the AsyncAPI spec).
+    """
+    from voicelab.providers import get_provider
+
+    assert pulse.HOSTS == {"india": "api.smallest.ai", "us": "api.us.smallest.ai",
+                           "india_pinned": "api.india.smallest.ai"}
+    url = pulse.build_url(params=EN, region="india_pinned")
+    assert url == "wss://api.india.smallest.ai/waves/v1/stt/live?model=pulse&language=en"
+    assert get_provider("pulse").hosts["india_pinned"] == "wss://api.india.smallest.ai"
+
+
+@pytest.mark.parametrize(("region", "language", "fix"), [
+    ("india_pinned", "ja", "region='us'"), ("india", "multi-asian", "region='us'"), ("us", "ta", "region='india'"),
+])
+def test_region_rules_hold_on_every_host_of_the_region(region: str, language: str, fix: str) -> None:
+    """East Asian languages are US-only, South Indic India-only, whichever host of the region is used.
+
+    https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/products/waves/pages/changelog-entries/pulse-stt/2026-06-16-pulse-stt-asian-languages-us-region.mdx,
+    https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/products/waves/pages/changelog-entries/pulse-stt/2026-06-29-pulse-stt-south-indic-languages.mdx
+    """
+    from voicelab.providers.pulse.handshake import explain_region
+
+    with pytest.raises(ParameterError, match=fix):
+        pulse.build_connect(api_key=KEY, params=PulseParams(language=language), region=region)
+    exp = explain_region({"language": language}, region)
+    assert exp is not None and fix in exp.fix
+    cfg = pulse.accept_upgrade(path="/waves/v1/stt/live", query=f"model=pulse&language={language}",
+                               headers={"Authorization": f"Bearer {KEY}"}, region=region)
+    assert isinstance(cfg, PulseSessionConfig) and cfg.region_violation is not None
+
+
+# ---------------------------------------------------------------- access tokens
+
+TOKENS_DOC = ("https://github.com/tryAGI/SmallestAI/blob/main/src/libs/SmallestAI/Generated/"
+              "SmallestAI.IAuthClient.CreateAccessToken.g.cs")
+
+
+def test_access_token_request_is_a_post_with_ttl_seconds_body() -> None:
+    """``POST /waves/v1/auth/token``, Bearer API key, JSON ``{"ttl_seconds": 300}``; ttl 30-900.
+
+    https://github.com/tryAGI/SmallestAI/blob/main/src/libs/SmallestAI/Generated/SmallestAI.IAuthClient.CreateAccessToken.g.cs
+    """
+    req = pulse.build_token_request(api_key=KEY)
+    assert req.method == "POST" and req.url.reveal() == "https://api.smallest.ai/waves/v1/auth/token"
+    assert req.headers.reveal() == {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    assert req.body is not None and json.loads(req.body) == {"ttl_seconds": 300}
+    assert KEY not in repr(req)
+    us = pulse.build_token_request(api_key=KEY, ttl_seconds=30, region="us")
+    assert us.url.reveal().startswith("https://api.us.smallest.ai/") and json.loads(us.body or b"") == {
+        "ttl_seconds": 30}
+    assert json.loads(pulse.build_token_request(api_key=KEY, ttl_seconds=None).body or b"") == {}
+    for bad in (29, 901, 60.5, True):
+        with pytest.raises(ParameterError, match="ttl_seconds"):
+            pulse.build_token_request(api_key=KEY, ttl_seconds=bad)  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="only an API key"):
+        pulse.build_token_request(api_key="wat_abc")
+
+
+def test_access_token_response_fields() -> None:
+    """The answer: ``access_token`` (``wat_…``), ``token_type`` ``Bearer``, ``expires_in``, ``expires_at``.
+
+    https://github.com/tryAGI/SmallestAI/blob/main/src/libs/SmallestAI/Generated/SmallestAI.Models.AccessTokenResponse.g.cs
+    """
+    token = pulse.parse_token_response(
+        '{"access_token":"wat_abc","token_type":"Bearer","expires_in":300,"expires_at":"2026-11-30T12:05:00Z"}')
+    assert (token.access_token, token.token_type, token.expires_in) == ("wat_abc", "Bearer", 300)
+    assert "wat_abc" not in repr(token)
+    with pytest.raises(MessageError):
+        pulse.parse_token_response('{"token_type":"Bearer"}')
+
+
+def test_token_endpoint_server_half_answers_as_documented() -> None:
+    """200 with a ``wat_`` token; 400 for ttl outside 30-900; 401 without a key; 403 for a token minting.
+
+    https://github.com/tryAGI/SmallestAI/blob/main/src/libs/SmallestAI/Generated/SmallestAI.AuthClient.CreateAccessToken.g.cs
+    """
+    from datetime import UTC, datetime
+
+    issuer = pulse.AccessTokenIssuer(api_keys=[KEY])
+    wall = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    hdr = {"Authorization": f"Bearer {KEY}"}
+
+    def ask(headers: dict[str, str], body: bytes) -> tuple[int, dict]:
+        return pulse.handle_token_request(issuer=issuer, headers=headers, body=body, now=10.0, wall_now=wall)
+
+    status, body = ask(hdr, b'{"ttl_seconds": 60}')
+    assert status == 200 and body["access_token"].startswith("wat_") and body["token_type"] == "Bearer"
+    assert body["expires_in"] == 60 and body["expires_at"] == "2026-11-30T12:01:00Z"
+    assert ask(hdr, b"")[1]["expires_in"] == 300  # "Defaults to 300 when omitted"
+    status, err = ask(hdr, b'{"ttl_seconds": 901}')
+    assert status == 400 and err["errors"][0]["path"] == ["ttl_seconds"]
+    assert ask(hdr, b"not json")[0] == 400
+    assert ask({}, b"{}") == (401, {"message": "Unauthorized: No tokens provided"})
+    assert ask({"Authorization": "Bearer sk_wrong"}, b"{}") == (401, {"error": "unauthorized"})
+    assert ask({"Authorization": f"Bearer {body['access_token']}"}, b"{}")[0] == 403
+    assert issuer.check(body["access_token"], now=69.9) == "valid"
+    assert issuer.check(body["access_token"], now=70.0) == "expired"
+    assert issuer.check("wat_never", now=0.0) == "unknown"
+
+
+def test_access_tokens_work_on_live_only_as_bearer_or_api_key() -> None:
+    """Tokens go in ``Authorization: Bearer`` or ``api_key``, on ``WSS /waves/v1/stt/live`` only; reusable.
+
+    https://github.com/tryAGI/SmallestAI/blob/main/src/libs/SmallestAI/Generated/SmallestAI.IAuthClient.CreateAccessToken.g.cs
+    ("Treat any route not listed as unavailable to tokens"; ``/waves/v1/pulse/get_text`` returns 403).
+    """
+    from datetime import UTC, datetime
+
+    issuer = pulse.AccessTokenIssuer(api_keys=[KEY])
+    token = issuer.mint(ttl_seconds=60, now=0.0, wall_now=datetime.now(UTC)).access_token
+
+    def up(path: str, query: str = "model=pulse&language=en", headers: dict[str, str] | None = None,
+           now: float = 1.0) -> PulseSessionConfig | HandshakeRejection:
+        return pulse.accept_upgrade(path=path, query=query, headers=headers or {}, api_keys=[KEY], tokens=issuer,
+                                    now=now)
+
+    for _ in range(2):  # "works any number of times until it expires"
+        cfg = up("/waves/v1/stt/live", headers={"Authorization": f"Bearer {token}"})
+        assert isinstance(cfg, PulseSessionConfig) and cfg.access_token and cfg.auth_method == "bearer"
+    cfg = up("/waves/v1/stt/live", query=f"model=pulse&language=en&api_key={token}")
+    assert isinstance(cfg, PulseSessionConfig) and cfg.auth_method == "api_key"
+    legacy = up("/waves/v1/pulse/get_text", query="", headers={"Authorization": f"Bearer {token}"})
+    assert isinstance(legacy, HandshakeRejection) and legacy.status == 403
+    in_token = up("/waves/v1/stt/live", query=f"model=pulse&language=en&token={token}")
+    assert isinstance(in_token, HandshakeRejection) and in_token.status == 401
+    expired = up("/waves/v1/stt/live", headers={"Authorization": f"Bearer {token}"}, now=60.0)
+    assert isinstance(expired, HandshakeRejection) and expired.status == 401
+    unknown = up("/waves/v1/stt/live", headers={"Authorization": "Bearer wat_unknown"})
+    assert isinstance(unknown, HandshakeRejection) and unknown.status == 401
+    assert "/waves/v1/stt/live" in pulse.explain_http_status(403).fix
+
+
+def test_client_sends_tokens_only_where_they_work() -> None:
+    """The client refuses what the service would refuse: a token on the legacy path or in ``?token=``.
+
+    https://github.com/tryAGI/SmallestAI/blob/main/src/libs/SmallestAI/Generated/SmallestAI.IAuthClient.CreateAccessToken.g.cs
+    """
+    from voicelab.providers import DriverOptions, get_provider
+
+    req = pulse.build_connect(api_key="wat_x", params=EN, auth="api_key")
+    assert "api_key=wat_x" in req.url.reveal()
+    with pytest.raises(ParameterError, match="stt/live only"):
+        pulse.build_connect(api_key="wat_x", params=EN, endpoint="legacy")
+    with pytest.raises(ParameterError, match="Bearer"):
+        pulse.build_connect(api_key="wat_x", params=EN, auth="token")
+    spec = get_provider("pulse")
+    assert spec.token is not None and spec.token.path == "/waves/v1/auth/token" and spec.token.ttl_seconds == 300
+    minted = spec.token.build_request(api_key=KEY, base_url="http://127.0.0.1:9", region=None, ttl_seconds=300)
+    assert minted.url.reveal() == "http://127.0.0.1:9/waves/v1/auth/token" and minted.body == b'{"ttl_seconds":300}'
+    assert spec.token.parse_response(b'{"access_token":"wat_1","token_type":"Bearer","expires_in":300,'
+                                     b'"expires_at":"x"}') == "wat_1"
+    assert spec.make_driver(DriverOptions(use_token=True)).use_token
+    with pytest.raises(ParameterError):
+        spec.make_driver(DriverOptions(use_token=True, endpoint="legacy"))
+    with pytest.raises(ParameterError):
+        spec.make_driver(DriverOptions(use_token=True, auth="token"))
+
+
+# ---------------------------------------------------------------- language per path
+
+
+def test_language_is_required_on_live_and_optional_on_legacy() -> None:
+    """``required: [model, language]`` on ``/waves/v1/stt/live``; the legacy path has no explicit default.
+
+    https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/asyncapi/stt-live-ws.yaml,
+    https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/products/waves/pages/api-references/pulse-stt-ws.mdx
+    """
+    hdr = {"Authorization": f"Bearer {KEY}"}
+    rej = pulse.accept_upgrade(path="/waves/v1/stt/live", query="model=pulse", headers=hdr, request_id="r")
+    assert isinstance(rej, HandshakeRejection) and rej.status == 400
+    assert rej.body["error"].startswith("Missing required query param: language") and rej.body["request_id"] == "r"
+    assert rej.body["details"] == [{"param": "language"}]
+    legacy = pulse.accept_upgrade(path="/waves/v1/pulse/get_text", headers=hdr)
+    assert isinstance(legacy, PulseSessionConfig) and legacy.language is None
+    with pytest.raises(ParameterError, match="required on /waves/v1/stt/live"):
+        pulse.build_connect(api_key=KEY)
+    assert pulse.build_connect(api_key=KEY, endpoint="legacy")  # the legacy path keeps it optional
+    from voicelab.providers import DriverOptions, get_provider
+
+    spec = get_provider("pulse")
+    assert spec.make_driver(DriverOptions()).params["language"] == "en"  # voicelab's default
+    assert spec.url("ws://h:1") == "ws://h:1/waves/v1/stt/live?model=pulse&language=en"
+
+
+@pytest.mark.parametrize("language", ["multi-eu", "multi"])
+def test_prerecorded_only_languages_are_refused_on_live(language: str) -> None:
+    """``multi-eu`` is pre-recorded only; live's enum lists 21 codes and three streaming aggregators.
+
+    https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/products/waves/pages/speech-to-text/features/language-detection.mdx,
+    https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/asyncapi/stt-live-ws.yaml
+    """
+    hdr = {"Authorization": f"Bearer {KEY}"}
+    rej = pulse.accept_upgrade(path="/waves/v1/stt/live", query=f"model=pulse&language={language}", headers=hdr)
+    assert isinstance(rej, HandshakeRejection) and rej.status == 400 and rej.body["details"] == [
+        {"param": "language"}]
+    with pytest.raises(ParameterError, match="pre-recorded"):
+        pulse.build_connect(api_key=KEY, params=PulseParams(language=language))
+    legacy = pulse.accept_upgrade(path="/waves/v1/pulse/get_text", query=f"language={language}", headers=hdr)
+    assert isinstance(legacy, PulseSessionConfig) and legacy.language == language
+    assert len(pulse.LIVE_LANGUAGES) == 24
+
+
+# ---------------------------------------------------------------- close codes
+
+
+def test_1008_means_only_the_documented_concurrency_limit() -> None:
+    """Close 1008 is "concurrency limit reached"; the emulator's own limits have their own explained codes.
+
+    https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/asyncapi/stt-live-ws.yaml
+    ("WebSocket close ``1008``: concurrency limit reached").
+    """
+    from voicelab.emulator.config import LIMIT_CLOSE_CODES
+
+    assert pulse.EMULATOR_LIMIT_CLOSE_CODES == LIMIT_CLOSE_CODES
+    codes = [*LIMIT_CLOSE_CODES.values(), pulse.CLOSE_REGION, pulse.CLOSE_INVALID_FRAME]
+    assert len(set(codes)) == len(codes) and 1008 not in codes and pulse.CLOSE_CONCURRENCY == 1008
+    words = {1009: "too big", 4001: "message rate", 4002: "session length", 4003: "idle",
+             pulse.CLOSE_REGION: "region", pulse.CLOSE_INVALID_FRAME: "binary frames"}
+    for code, word in words.items():
+        exp = pulse.explain_close(code)
+        assert word in str(exp) and "concurren" not in str(exp), code
+    assert "concurrent" in str(pulse.explain_close(1008))
+
+
+# ---------------------------------------------------------------- simulated features
+
+
+def test_itn_turns_spoken_digits_into_numerals() -> None:
+    """ITN: "``five five five one two three``" becomes digits (the spec's example); single words stay.
+
+    https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/asyncapi/stt-live-ws.yaml
+    (``itn_normalize``).
+    """
+    from voicelab.providers.pulse.textform import TextForm
+
+    spans = TextForm(itn=True).apply("call five five five one two three four, then one more".split())
+    assert " ".join(s.text for s in spans) == "call 5551234, then one more"
+    assert (spans[1].first, spans[1].last) == (1, 7)
+    assert [s.text for s in TextForm().apply("five five".split())] == ["five", "five"]
+
+
+def test_redaction_placeholders_are_numbered_per_type() -> None:
+    """PII phone numbers → ``[PHONENUMBER_N]``, PCI account numbers → ``[ACCOUNTNUMBER_N]``, from 1 per type.
+
+    https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/products/waves/pages/speech-to-text/features/redaction.mdx,
+    https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/asyncapi/stt-live-ws.yaml
+    """
+    from voicelab.providers.pulse.textform import TextForm
+
+    form = TextForm(pii=True, pci=True)
+    text = "Call 555-1234 or five five five one two three four. Card 4111 1111 1111 1111, mail jo@x.io."
+    spans = form.apply(text.split())
+    out = " ".join(s.text for s in spans)
+    assert out == "Call [PHONENUMBER_1] or [PHONENUMBER_2]. Card [ACCOUNTNUMBER_1], mail [EMAIL_1]."
+    assert [s.entity for s in spans if s.entity] == ["[PHONENUMBER_1]", "[PHONENUMBER_2]", "[ACCOUNTNUMBER_1]",
+                                                      "[EMAIL_1]"]
+    preview = form.apply(["5551234"], commit=False)
+    assert preview[0].entity == "[PHONENUMBER_3]" and form.apply(["5551234"])[0].entity == "[PHONENUMBER_3]"
+    assert " ".join(s.text for s in TextForm(pci=True).apply(text.split())).startswith("Call 555-1234 or five")

@@ -25,7 +25,7 @@ from voicelab.widgets.recorder import (  # noqa: E402
     MicrophonePermissionError,
     NoMicrophoneError,
     Recorder,
-    RecordingNotFinishedError,
+    RecorderNotFinishedError,
 )
 
 SETTINGS = {"echoCancellation": False, "autoGainControl": False, "noiseSuppression": False,
@@ -106,7 +106,7 @@ def test_fed_chunks_become_a_clip_equal_to_the_pcm() -> None:
     samples = pcm(1.234)
     start(rec)
     assert rec.recording
-    with pytest.raises(RecordingNotFinishedError, match="still recording"):
+    with pytest.raises(RecorderNotFinishedError, match="still recording"):
         _ = rec.clip
     n = feed(rec, samples)
     assert n == 13 and not rec.recording
@@ -125,7 +125,7 @@ def test_fed_chunks_become_a_clip_equal_to_the_pcm() -> None:
 
 
 def test_clip_before_anything_was_recorded_says_what_to_do() -> None:
-    with pytest.raises(RecordingNotFinishedError, match="press Record"):
+    with pytest.raises(RecorderNotFinishedError, match="press Record"):
         _ = Recorder().clip
     with pytest.raises(TimeoutError, match="not started"):
         Recorder().wait(timeout=0.05)
@@ -137,7 +137,7 @@ def test_a_second_take_replaces_the_first() -> None:
     feed(rec, pcm(0.3, seed=1))
     first = rec.clip
     start(rec, context_rate=48000)
-    with pytest.raises(RecordingNotFinishedError):
+    with pytest.raises(RecorderNotFinishedError):
         _ = rec.clip
     feed(rec, pcm(0.2, seed=2))
     assert rec.clip.frames == 3200 and rec.clip.provenance.samplerate == 48000

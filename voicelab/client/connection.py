@@ -131,6 +131,7 @@ async def run_stream(
     options: StreamOptions,
     on_event: Callable[[float, Event], None],
     stop: asyncio.Event,
+    controls: asyncio.Queue[str] | None = None,
 ) -> None:
     """Stream ``chunks`` to the provider behind ``driver`` until done, stopped or failed.
 
@@ -142,6 +143,8 @@ async def run_stream(
         options: Pacing, timeouts and reconnect policy.
         on_event: Called with ``(t, event)`` for every parsed event, on the loop thread.
         stop: Set to end the stream cleanly (stop sending, finish, wait for the last final).
+        controls: Requests from the `Stream` handle while audio flows: ``"finalize"`` sends the driver's
+            `~voicelab.providers.Driver.finalize` messages (a final for the audio so far).
 
     Raises:
         ConnectError: The connection could not be (re)established; the subclass says why.
@@ -193,7 +196,7 @@ async def run_stream(
                       resumed=plan.resumed, resent_chunks=len(plan.resend))
         try:
             code, reason = await _pump(ws, driver, parse, state, source, pacer, recording, options,
-                                       on_event, stop, plan)
+                                       on_event, stop, plan, controls)
         finally:
             with contextlib.suppress(Exception):
                 await ws.close()
@@ -222,6 +225,7 @@ async def _pump(
     on_event: Callable[[float, Event], None],
     stop: asyncio.Event,
     plan: ConnectionPlan,
+    controls: asyncio.Queue[str] | None = None,
 ) -> tuple[int | None, str]:
     """Run one connection: receive concurrently, send opening, resend, stream, finish."""
     ready = asyncio.Event()
@@ -280,7 +284,19 @@ async def _pump(
                     recording.message_out(frame)
                 await send(frame)
 
+    async def control_loop(queue: asyncio.Queue[str]) -> None:
+        """Send what the `Stream` handle asks for (``finalize``) while the connection is up."""
+        if driver.waits_for_ready:
+            await ready.wait()
+        while not receiver.done():
+            request = await queue.get()
+            if request == "finalize":
+                for msg in driver.finalize():
+                    recording.message_out(msg)
+                    await send(msg)
+
     keeper = asyncio.create_task(keepalive(driver.keepalive_seconds)) if driver.keepalive_seconds else None
+    controller = asyncio.create_task(control_loop(controls)) if controls is not None else None
 
     try:
         for msg in driver.opening(resume_id=plan.resume_id):
@@ -327,10 +343,11 @@ async def _pump(
     except ConnectionClosed:
         return await receiver
     finally:
-        if keeper is not None:
-            keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError, _Stop, ConnectionClosed):
-                await keeper
+        for helper in (keeper, controller):
+            if helper is not None:
+                helper.cancel()
+                with contextlib.suppress(asyncio.CancelledError, _Stop, ConnectionClosed):
+                    await helper
         if not receiver.done():
             receiver.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -76,6 +76,8 @@ class Stream:
         self._callbacks: list[Callable[[float, Event], None]] = []
         self._future: concurrent.futures.Future[None] | None = None
         self._stop: asyncio.Event | None = None
+        self._controls: asyncio.Queue[str] | None = None
+        self._can_finalize = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
 
@@ -167,6 +169,22 @@ class Stream:
         yield from asyncio.wrap_future(self._future).__await__()
         return self
 
+    def finalize(self) -> None:
+        """Ask the provider for a final for the audio sent so far, keeping the stream open.
+
+        Pulse sends ``{"type":"finalize"}`` and answers with a final marked ``from_finalize``; use it
+        at a turn boundary your application knows about. The request is sent once the session is
+        ready (after a reconnect, on the new connection).
+
+        Raises:
+            StreamSetupError: The provider has no such message (the Voice Agent API ends turns by VAD),
+                or this is a replayed Recording.
+        """
+        if not self._can_finalize or self._loop is None or self._controls is None:
+            raise StreamSetupError(f"{self.provider} streams cannot be finalized on request "
+                                   "(the provider has no finalize message, or this is a replay)")
+        self._loop.call_soon_threadsafe(self._controls.put_nowait, "finalize")
+
     def stop(self) -> None:
         """Stop sending, end the session cleanly (final / ``session.end``) and let the stream finish."""
         if self._loop is not None and self._stop is not None:
@@ -189,6 +207,7 @@ class Stream:
 
         async def main() -> None:
             self._stop = asyncio.Event()
+            self._controls = asyncio.Queue()
             try:
                 await coro_factory(self._stop)
             finally:
@@ -353,8 +372,9 @@ def stream(
         sess.on(on_event)
     options = StreamOptions(speed=speed, open_timeout=open_timeout, final_timeout=final_timeout,
                             retry=retry or RetryPolicy(), reconnect=reconnect)
+    sess._can_finalize = bool(driver.finalize())
     sess._start(lambda stop: run_stream(driver=driver, api_key=key, chunks=chunks, recording=rec, options=options,
-                                        on_event=sess._dispatch, stop=stop))
+                                        on_event=sess._dispatch, stop=stop, controls=sess._controls))
     return sess
 
 

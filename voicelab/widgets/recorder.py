@@ -50,7 +50,7 @@ __all__ = [
     "MicrophonePermissionError",
     "NoMicrophoneError",
     "Recorder",
-    "RecordingNotFinishedError",
+    "RecorderNotFinishedError",
 ]
 
 log = logging.getLogger("voicelab.widgets.recorder")
@@ -95,7 +95,7 @@ class NoMicrophoneError(MicrophoneError):
            "applications that may hold it; then press Record again.")
 
 
-class RecordingNotFinishedError(VoicelabError, RuntimeError):
+class RecorderNotFinishedError(VoicelabError, RuntimeError):
     """`Recorder.clip` was read before a recording finished."""
 
 
@@ -148,7 +148,7 @@ _BLOCKING_IN_CELL = (
 def _refuse_to_block_in_cell() -> None:
     """The wait guard of each take's source: a ``for`` over rec.chunks() must not block a notebook cell."""
     if _in_kernel_cell():
-        raise RecordingNotFinishedError(_BLOCKING_IN_CELL.format(what="Iterating rec.chunks()"))
+        raise RecorderNotFinishedError(_BLOCKING_IN_CELL.format(what="Iterating rec.chunks()"))
 
 
 # -- one recording -----------------------------------------------------------------------------------------
@@ -344,7 +344,7 @@ class Recorder(VoicelabWidget):
 
         Raises:
             MicrophoneError: The latest attempt failed (a subclass names the fix).
-            RecordingNotFinishedError: Nothing has been recorded yet, or recording is still going on.
+            RecorderNotFinishedError: Nothing has been recorded yet, or recording is still going on.
         """
         take = self._take
         if take.error is not None:
@@ -352,13 +352,13 @@ class Recorder(VoicelabWidget):
         if take.finished:
             return _clip_of(take)
         if take.started:
-            raise RecordingNotFinishedError(
+            raise RecorderNotFinishedError(
                 f"still recording ({take.source.duration:.1f} s so far): press Stop in the "
                 "widget, call rec.stop(), or wait with rec.wait()")
         done = self._last_done
         if done is not None:
             return _clip_of(done)
-        raise RecordingNotFinishedError(
+        raise RecorderNotFinishedError(
             "nothing recorded yet: display the widget and press Record (or call rec.start()), then rec.wait()")
 
     def wait(self, timeout: float | None = None) -> Clip:
@@ -376,11 +376,11 @@ class Recorder(VoicelabWidget):
         Raises:
             MicrophoneError: The browser could not record (a subclass names the fix).
             TimeoutError: Nothing finished within ``timeout`` seconds.
-            RecordingNotFinishedError: Called in a notebook cell before the recording finished.
+            RecorderNotFinishedError: Called in a notebook cell before the recording finished.
         """
         take = self._take
         if not take.ended and _in_kernel_cell():
-            raise RecordingNotFinishedError(_BLOCKING_IN_CELL.format(what="rec.wait()"))
+            raise RecorderNotFinishedError(_BLOCKING_IN_CELL.format(what="rec.wait()"))
         if not take.source.wait_closed(timeout):
             state = f"recording, {take.source.duration:.1f} s so far" if take.started else "not started: press Record"
             raise TimeoutError(f"the recording did not finish within {timeout} s ({state})")
@@ -409,7 +409,7 @@ class Recorder(VoicelabWidget):
         Raises:
             MicrophoneError: While iterating, when the browser could not record.
             LiveSourceTimeoutError: While iterating, when no chunk came within ``timeout`` (a `TimeoutError`).
-            RecordingNotFinishedError: A ``for`` loop in a notebook cell reached audio still to come.
+            RecorderNotFinishedError: A ``for`` loop in a notebook cell reached audio still to come.
         """
         return self.source.chunks(timeout=timeout)
 

@@ -46,6 +46,7 @@ __all__ = [
     "ConnectError",
     "ConnectionDropped",
     "ConversionError",
+    "DiagnoseError",
     "DoctorSetupError",
     "EmulatorError",
     "FaultSpecError",
@@ -85,6 +86,7 @@ __all__ = [
     "__version__",
     "audio",
     "client",
+    "diagnose",
     "doctor",
     "emulator",
     "inspect",
@@ -106,6 +108,7 @@ _LAZY = {
     "replay": ("voicelab.client", "replay"),
     "serve": ("voicelab.emulator", "serve"),
     "doctor": ("voicelab.diagnose", "doctor"),
+    "diagnose": ("voicelab.diagnose", "diagnose"),
 }
 # Errors defined where `import voicelab` does not reach (the I/O layers, plot, widgets), by module.
 _LAZY_ERRORS = {
@@ -122,6 +125,7 @@ _LAZY_ERRORS = {
                                      "SampleRateMismatchError"),
     "voicelab.emulator.errors": ("EmulatorError", "FaultSpecError", "ServerConfigError", "ServerStartError"),
     "voicelab.diagnose.doctor": ("DoctorSetupError",),
+    "voicelab.diagnose.recorded": ("DiagnoseError",),
 }
 _LAZY.update({name: (module, name) for module, names in _LAZY_ERRORS.items() for name in names})
 

@@ -1,7 +1,8 @@
-"""The ``voicelab`` command line: ``inspect``, ``convert``, ``stream``, ``replay``, ``metrics`` and ``serve``.
+"""The ``voicelab`` command line: ``inspect``, ``convert``, ``stream``, ``replay``, ``metrics``, ``doctor``,
+``diagnose``, ``serve``.
 
-Exit status: 0 when clean, 1 when a finding of severity ``error`` exists,
-2 on usage or I/O errors.
+Exit status: 0 when clean, 1 when a finding of severity ``error`` exists (``doctor``: a step
+failed), 2 on usage or I/O errors.
 """
 
 from __future__ import annotations
@@ -71,6 +72,30 @@ def _parser() -> argparse.ArgumentParser:
     mt.add_argument("recording")
     mt.add_argument("--json", action="store_true")
     mt.add_argument("--reference", metavar="AUDIO", help="audio file listed in a data/manifest.json for timings")
+
+    doc = sub.add_parser(
+        "doctor", help="check a live connection step by step: URL, DNS, TCP, TLS, upgrade, auth, session, close",
+        description="Check a live connection step by step and name what fails, with the fix. Without URL the "
+                    "vendor's host is checked; for a local URL run `voicelab serve` in another terminal.")
+    doc.add_argument("url", nargs="?", help="ws(s):// base or full URL (default: the provider's vendor host)")
+    doc.add_argument("--provider", choices=provider_names(), required=True)
+    doc.add_argument("--api-key-env", metavar="NAME",
+                     help="read the key from this environment variable (default: the provider's, e.g. "
+                          "SMALLEST_API_KEY); without a key the check stops after the upgrade")
+    doc.add_argument("--auth-scheme", metavar="SCHEME",
+                     help="send 'Authorization: SCHEME <key>' as your app does (e.g. Token; 'none' for a bare "
+                          "key) to check it against the documented form")
+    doc.add_argument("--region", help="the vendor region (its host without URL; its language rules)")
+    doc.add_argument("--param", action="append", default=[], metavar="K=V", help="a provider parameter (repeatable)")
+    doc.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="longest wait of each step")
+    doc.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    dg = sub.add_parser("diagnose", help="name what went wrong in a recorded session (a Recording's JSONL)",
+                        description="Read a Recording and report what went wrong in that session: the audio as "
+                                    "sent, the outcome, pacing and latency, the connection, an agent's echo loop; "
+                                    "each finding with the symptom it explains and the fix.")
+    dg.add_argument("recording", help="the JSONL file written by stream(..., record=) / voicelab stream --record")
+    dg.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
 
     sv = sub.add_parser("serve", help="run the local emulator of Pulse and the AssemblyAI Voice Agent API",
                         add_help=False)
@@ -202,6 +227,35 @@ def _metrics(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from voicelab.diagnose import doctor
+    from voicelab.diagnose.doctor import DoctorSetupError
+    from voicelab.providers import get_provider
+
+    auth_header = None
+    if args.auth_scheme is not None:
+        spec = get_provider(args.provider)
+        name = args.api_key_env or spec.key_env
+        key = os.environ.get(name, "").strip()
+        if not key:
+            raise DoctorSetupError(f"--auth-scheme needs a key: set ${spec.key_env} or use --api-key-env NAME")
+        scheme = args.auth_scheme.strip()
+        auth_header = key if scheme.lower() in ("", "none") else f"{scheme} {key}"
+    report = doctor(args.url, provider=args.provider, api_key_env=None if auth_header else args.api_key_env,
+                    region=args.region, params=_params(args.param), auth_header=auth_header,
+                    timeout_seconds=args.timeout)
+    print(report.to_json() if args.json else str(report))
+    return EXIT_OK if report.ok else EXIT_FINDINGS
+
+
+def _diagnose(args: argparse.Namespace) -> int:
+    from voicelab.diagnose.recorded import diagnose
+
+    report = diagnose(args.recording)
+    print(report.to_json() if args.json else str(report))
+    return EXIT_OK if report.ok else EXIT_FINDINGS
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status.
 
@@ -223,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         commands = {"inspect": _inspect, "convert": _convert, "stream": _stream, "replay": _replay,
-                    "metrics": _metrics}
+                    "metrics": _metrics, "doctor": _doctor, "diagnose": _diagnose}
         return commands[args.command](args)
     except VoicelabError as exc:
         print(f"voicelab {args.command}: {exc}", file=sys.stderr)

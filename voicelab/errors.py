@@ -64,6 +64,8 @@ there. tests/test_errors.py checks this drawing against the code::
             LiveSourceTimeoutError (TimeoutError)
         voicelab.diagnose.doctor -- the arguments of doctor()
             DoctorSetupError (ValueError)
+        voicelab.diagnose.recorded -- the argument of diagnose()
+            DiagnoseError (ValueError)
         voicelab.emulator.errors -- the local emulator
             EmulatorError
                 FaultSpecError (ValueError)

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -450,3 +451,11 @@ def test_cli_in_a_subprocess_prints_no_traceback():
     r = subprocess.run([sys.executable, "-m", "voicelab", "doctor", "--provider", "pulse", "--timeout", "-1"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "Traceback" not in r.stderr and "timeout" in r.stderr
+
+
+def test_every_code_is_documented():
+    text = (Path(__file__).resolve().parents[2] / "docs" / "diagnosis.md").read_text()
+    doctor_section = text.split("## doctor", 1)[1].split("\n## ", 1)[0]
+    table = doctor_section.split("| code | step | meaning | fix |", 1)[1].split("\n\n", 1)[0]
+    rows = {line.split("|")[1].strip().strip("`") for line in table.splitlines() if line.startswith("| `")}
+    assert rows == set(DOCTOR_CODES)

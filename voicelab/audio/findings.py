@@ -27,6 +27,15 @@ SYMPTOMS: dict[str, str] = {
     "latency": "transcripts arrive late (high latency) or the server falls behind",
     "wasted_bandwidth": "more bytes are sent than the content needs, which raises latency on slow links",
     "lost_audio": "part of the audio never reaches the API",
+    "cannot_connect": "the WebSocket connection fails immediately or times out",
+    "dropped": "the connection closes unexpectedly, without sending an end signal",
+    "no_final": "partial transcripts arrive, but no final transcript does",
+    "no_partials": "only final transcripts arrive; partial transcripts never update",
+    "lost_words": "the last words of the session are missing from the transcript",
+    "billed_after_hangup": "sessions are billed for about 30 s longer than the call lasted",
+    "auth_rejected": "the connection closes at once (1008 / UNAUTHORIZED, or HTTP 401): credentials refused",
+    "resume_failed": "session.resume fails (session_not_found, session_forbidden or session_expired)",
+    "echo": "the agent interrupts itself: replies stop about a second in and its own words come back as user speech",
 }
 
 

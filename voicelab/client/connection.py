@@ -309,7 +309,8 @@ async def _pump(
         for chunk in plan.resend:  # audio that no final covered before the drop
             await send(driver.audio(chunk))
             recording.chunk(seq=state.on_resent(chunk), audio_start=chunk.start, audio_end=chunk.end,
-                            nbytes=chunk.nbytes)
+                            nbytes=chunk.nbytes, data=chunk.data, encoding=chunk.encoding,
+                            samplerate=chunk.samplerate, channels=chunk.channels)
         # new audio resumes where the source stopped (after a chunk taken but not sent before a drop)
         pacer.start(audio_start=state.source_position_audio_s, now=recording.now())
         while not stop.is_set() and not state.source_done:
@@ -326,7 +327,8 @@ async def _pump(
             t = recording.now()
             pacer.sent(chunk.start, now=t)
             recording.chunk(seq=state.on_sent(chunk), audio_start=chunk.start, audio_end=chunk.end,
-                            nbytes=chunk.nbytes, t=t)
+                            nbytes=chunk.nbytes, t=t, data=chunk.data, encoding=chunk.encoding,
+                            samplerate=chunk.samplerate, channels=chunk.channels)
         if state.needs_tail_silence(stopping=stop.is_set()):
             await _close_last_turn(driver, send, state, pacer, recording, options, stop, receiver)
             state.on_tail_done()
@@ -368,7 +370,8 @@ async def _close_last_turn(driver: Driver, send: Callable[[bytes | str], Awaitab
             await asyncio.sleep(delay)
         await send(driver.audio(chunk))
         recording.chunk(seq=state.on_sent(chunk), audio_start=chunk.start, audio_end=chunk.end,
-                        nbytes=chunk.nbytes)
+                        nbytes=chunk.nbytes, data=chunk.data, encoding=chunk.encoding,
+                        samplerate=chunk.samplerate, channels=chunk.channels)
     deadline = None if options.final_timeout is None else recording.now() + options.final_timeout
     while not stop.is_set() and not receiver.done():  # a drop ends the wait: the reconnect finishes up
         if state.last_turn_closed(now_wall_s=recording.now()):

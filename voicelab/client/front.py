@@ -27,6 +27,7 @@ from voicelab.audio.clip import Clip
 from voicelab.audio.formats import BYTES_PER_SAMPLE
 from voicelab.audio.io import load
 from voicelab.client.connection import StreamOptions, run_stream
+from voicelab.client.echo import EchoLoop, EchoSession, as_echo_loop
 from voicelab.client.errors import StreamTimeout
 from voicelab.client.eventloop import new_event_loop
 from voicelab.client.retry import RetryPolicy
@@ -304,11 +305,13 @@ def stream(
     samplerate: int | None = None,
     raw: str | None = None,
     record: str | os.PathLike[str] | None = None,
+    keep_audio_seconds: float | None = 60.0,
     retry: RetryPolicy | None = None,
     reconnect: bool = True,
     open_timeout: float | None = 10.0,
     final_timeout: float | None = 15.0,
     on_event: Callable[[float, Event], None] | None = None,
+    echo: EchoLoop | float | None = None,
 ) -> Stream:
     """Stream audio to a real-time API (or the local emulator) and return a live `Stream` at once.
 
@@ -334,17 +337,30 @@ def stream(
         samplerate: Rate of an array source, Hz.
         raw: Declared format of raw byte sources, e.g. ``"linear16:16000:1"``.
         record: Also write the Recording to this JSONL file as it happens.
+        keep_audio_seconds: The Recording keeps the bytes sent in the first this many seconds of audio
+            (and the audio received meanwhile), so `voicelab.diagnose` can check what was really sent;
+            ``None`` keeps everything, ``0`` nothing (privacy).
         retry: Reconnect policy (default: 5 attempts, exponential backoff with jitter).
         reconnect: Reconnect after a drop (resending the audio no final covered yet).
         open_timeout: Seconds for connecting; ``None`` disables.
         final_timeout: Seconds to wait for the last final after the audio ends; ``None`` disables.
         on_event: Called with ``(t, event)`` for each event as it arrives.
+        echo: An acoustic loop to reproduce "the agent interrupts itself": the agent's reply audio is
+            mixed back into the audio sent, ``delay_seconds`` later and scaled by ``gain``, as speakers
+            and a microphone without echo cancellation do (`voicelab.client.echo.EchoLoop`; a number is
+            the delay in seconds with the default gain). After the source ends the stream keeps
+            sending the echo over silence while the agent talks. Needs ``speed=1.0``; ``None``: no
+            loop (headphones).
 
     Returns:
         The running Stream: ``.wait()``, ``await session``, ``.stop()``, ``.events``, ``.recording``.
     """
     if chunk_bytes is not None and chunk_seconds is not None:
         raise StreamSetupError("give chunk_bytes or chunk_seconds, not both")
+    echo_loop = as_echo_loop(echo)
+    if echo_loop is not None and speed != 1.0:
+        raise StreamSetupError(f"an echo loop plays the agent's audio in real time; use speed=1.0 with echo=, "
+                               f"not speed={speed!r}")
     try:
         spec = get_provider(provider)
     except UnknownProviderError as exc:
@@ -355,6 +371,8 @@ def stream(
             f"no API key: pass api_key=... or set {spec.key_env}; "
             "for the offline emulator use `with vl.serve() as server:` and api_key=server.api_key")
     driver = _driver(spec, url, params, region, auth, use_token)
+    if echo_loop is not None:
+        echo_loop.mixer(samplerate=driver.samplerate, encoding=driver.encoding)  # refuses what it cannot mix
     if isinstance(source, (Clip, str, Path, np.ndarray)) or (isinstance(source, (bytes, bytearray)) and raw):
         clip = load(source, samplerate=samplerate, raw=raw) if not isinstance(source, Clip) else source
         chunks: AsyncIterator[Chunk] = _as_async(_clip_chunks(clip, driver, chunk_bytes, chunk_seconds))
@@ -366,10 +384,16 @@ def stream(
         raise StreamSetupError(f"cannot stream a {type(source).__name__}; pass a Clip, path, array or iterator")
     endpoint = url or ("vendor production host")
     rec = Recording(record, provider=driver.provider, endpoint=endpoint, region=region, params=driver.params,
-                    secrets=[key])
+                    secrets=[key], keep_audio_seconds=keep_audio_seconds)
     sess = Stream(provider=driver.provider, recording=rec)
     if on_event is not None:
         sess.on(on_event)
+    if echo_loop is not None:
+        echoes = EchoSession(echo_loop, samplerate=driver.samplerate, encoding=driver.encoding, clock=rec.now)
+        chunks = echoes.chunks(chunks)
+        sess.on(echoes.on_event)
+        rec.log("echo_loop", delay_seconds=echo_loop.delay_seconds, gain=echo_loop.gain,
+                tail_seconds=echo_loop.tail_seconds)
     options = StreamOptions(speed=speed, open_timeout=open_timeout, final_timeout=final_timeout,
                             retry=retry or RetryPolicy(), reconnect=reconnect)
     sess._can_finalize = bool(driver.finalize())

@@ -10,10 +10,20 @@ from typing import Any
 from voicelab.emulator.errors import ServerConfigError
 from voicelab.emulator.faults import Faults, parse_faults
 
-__all__ = ["ENGINES", "Limits", "ServerConfig", "new_api_key", "redact_key"]
+__all__ = ["ENGINES", "LIMIT_CLOSE_CODES", "Limits", "ServerConfig", "new_api_key", "redact_key"]
 
 #: Engines the server accepts (see `voicelab.emulator.recognizers`).
 ENGINES: tuple[str, ...] = ("whisper", "sphinx")
+#: The close code of each limit (after the provider's error frame). 1009 is RFC 6455's "message too
+#: big"; the others are private-use codes (4000-4999): these limits are the emulator's own, no vendor
+#: documents them, and a documented code (1008 is Pulse's "concurrency limit reached") would send a
+#: client's explanation the wrong way. docs/emulator.md lists them; providers' ``explain_close`` too.
+LIMIT_CLOSE_CODES: dict[str, int] = {
+    "max_frame_bytes": 1009,
+    "max_messages_per_second": 4001,
+    "max_session_seconds": 4002,
+    "idle_timeout": 4003,
+}
 
 
 def new_api_key() -> str:
@@ -32,13 +42,15 @@ def redact_key(key: str | None) -> str:
 class Limits:
     """Per-connection limits; ``None`` disables a limit.
 
+    Each violation sends the provider's error frame, then closes with the limit's code in
+    `LIMIT_CLOSE_CODES`.
+
     Attributes:
-        max_frame_bytes: Largest accepted frame; larger ones get the provider's error frame and close 1009.
+        max_frame_bytes: Largest accepted frame; larger ones close 1009.
         max_messages_per_second: Frames per second a client may send (over a sliding 1 s window);
-            more get the error frame and close 1008.
-        max_session_seconds: Session length cap; then the error frame and close 1008 (Pulse) /
-            ``session_expired`` (AssemblyAI).
-        idle_timeout: Seconds without any client frame before the server closes (1008); off by default
+            more close 4001.
+        max_session_seconds: Session length cap; then close 4002.
+        idle_timeout: Seconds without any client frame before the server closes (4003); off by default
             because the real value is unknown.
     """
 
@@ -71,6 +83,9 @@ class ServerConfig:
         recognizer_options: Extra keyword options for `get_recognizer`.
         resume_grace_seconds: How long a session dropped without a clean end stays resumable, for
             providers that resume sessions (the Voice Agent API keeps them 30 s).
+        route_options: Options for each route, by route (provider) name, e.g.
+            ``{"pulse": {"region": "us"}}``; each route checks its own (`Route.check_options`) when the
+            server starts.
     """
 
     host: str = "127.0.0.1"
@@ -83,6 +98,7 @@ class ServerConfig:
     engine_threads: int = 8
     recognizer_options: Mapping[str, Any] = field(default_factory=dict)
     resume_grace_seconds: float = 30.0
+    route_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """Validate the values."""
@@ -105,6 +121,12 @@ class ServerConfig:
             raise ServerConfigError(f"resume_grace_seconds={grace!r} must be a number of seconds from 0 to 3600.")
         if not isinstance(self.engine_threads, int) or self.engine_threads < 1:
             raise ServerConfigError(f"engine_threads={self.engine_threads!r} must be a whole number >= 1.")
+        if not isinstance(self.route_options, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, Mapping) for k, v in self.route_options.items()
+        ):
+            raise ServerConfigError(
+                "route_options must map route names to option mappings, e.g. {'pulse': {'region': 'us'}}."
+            )
 
     @classmethod
     def build(

@@ -18,7 +18,12 @@ Route handler interface::
 
 A `Route` bundles ``accept`` (the sans-I/O upgrade check, run in ``process_request``),
 ``handle``, the provider's error-frame builder, its over-capacity behaviour and any plain-HTTP
-endpoints (``http``: path → `HttpEndpoint`).
+endpoints (``http``: path → `HttpEndpoint`, or method → `HttpEndpoint`; a path may hold ``{name}``
+segments, e.g. ``/v1/agents/{agent_id}``).
+
+websockets itself parses only bodiless GET requests (they open WebSockets). So that providers can
+also serve REST APIs (``POST`` with a JSON body, ``PUT``, ``DELETE``), each connection reads a
+plain-HTTP request's method and body itself (`MAX_HTTP_BODY` at most) before websockets sees it.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import http
 import json
 import logging
 import os
+import re
 import time
 import uuid
 from collections import deque
@@ -43,7 +49,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from voicelab.emulator.config import ServerConfig
+from voicelab.emulator.config import LIMIT_CLOSE_CODES, ServerConfig
 from voicelab.emulator.errors import FaultSpecError, ServerStartError
 from voicelab.emulator.faults import FAULT_QUERY_PARAM, Faults, FaultState, parse_faults
 from voicelab.protocols.redaction import redact_url
@@ -55,6 +61,7 @@ __all__ = [
     "Handler",
     "HttpEndpoint",
     "HttpRequestView",
+    "HttpRoutes",
     "Route",
     "SessionRegistry",
     "UpgradeRequest",
@@ -73,6 +80,10 @@ _HARD_MAX_SIZE = 64 << 20
 SPHINX_MAX_PROCESSES = 4
 #: Sphinx decoders a server builds before its first session (about 90 MB each); more are built as needed.
 SPHINX_WARM_DECODERS = 6
+#: Largest plain-HTTP request body the emulator reads, in bytes (larger requests get 413).
+MAX_HTTP_BODY = 1 << 20
+#: Largest plain-HTTP request head (request line and headers) the emulator reads itself, in bytes.
+_MAX_HTTP_HEAD = 64 << 10
 
 
 def sphinx_server_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -126,6 +137,9 @@ class HttpRequestView:
         faults: The effective faults for this request.
         now: The server clock at the request.
         server: The server (for its key and clock).
+        method: The HTTP method (upper case).
+        body: The request body (empty without one).
+        params: The values of the path's ``{name}`` segments.
     """
 
     path: str
@@ -134,10 +148,31 @@ class HttpRequestView:
     faults: Faults
     now: float
     server: EmulatorServer = field(repr=False)
+    method: str = "GET"
+    body: bytes = field(default=b"", repr=False)
+    params: Mapping[str, str] = field(default_factory=dict)
+
+    def json(self) -> Any:
+        """The body decoded as JSON (``None`` for an empty body).
+
+        Raises:
+            ValueError: The body is not UTF-8 JSON.
+        """
+        if not self.body:
+            return None
+        return json.loads(self.body.decode("utf-8"))
+
+    @property
+    def base_url(self) -> str:
+        """The server's plain-HTTP base URL, e.g. ``http://127.0.0.1:54321``."""
+        return "http" + self.server.url.removeprefix("ws")
 
 
-#: A plain-HTTP endpoint of a route: the request → (status, JSON body).
-HttpEndpoint = Callable[[HttpRequestView], tuple[int, Mapping[str, Any]]]
+#: A plain-HTTP endpoint of a route: the request → (status, body). The body is any JSON value, or
+#: ``None`` for a response without one (``204``).
+HttpEndpoint = Callable[[HttpRequestView], tuple[int, Any]]
+#: A route's plain-HTTP endpoints by path: one endpoint (GET only), or one per method.
+HttpRoutes = Mapping[str, HttpEndpoint | Mapping[str, HttpEndpoint]]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -154,7 +189,11 @@ class Route:
         rejection_body: Builds the JSON body for a fault-injected HTTP rejection of this status.
         over_capacity: What to do with an upgraded connection over the concurrency limit;
             the default sends nothing and closes 1008.
-        http: Plain-HTTP endpoints by path (e.g. a token endpoint).
+        check_options: Validates the route's options (`ServerConfig.route_options` under its name)
+            when the server starts; raises `ServerConfigError` (or ``ValueError``) on a bad one.
+        http: Plain-HTTP endpoints by path (e.g. a token endpoint): one endpoint for GET, or a
+            mapping of methods (``{"GET": ..., "POST": ...}``); ``{name}`` path segments match one
+            segment each and reach the endpoint as `HttpRequestView.params`.
     """
 
     name: str
@@ -164,7 +203,8 @@ class Route:
     error_frame: Callable[[str], JsonMessage]
     rejection_body: Callable[[int, str], JsonMessage] = lambda status, rid: {"error": http.HTTPStatus(status).phrase}
     over_capacity: Callable[[ConnectionContext], Awaitable[None]] | None = None
-    http: Mapping[str, HttpEndpoint] = field(default_factory=dict)
+    http: HttpRoutes = field(default_factory=dict)
+    check_options: Callable[[Mapping[str, Any]], None] | None = None
 
 
 class SessionRegistry:
@@ -317,8 +357,9 @@ class ConnectionContext:
     async def frames(self, conn: ServerConnection | None = None) -> AsyncIterator[str | bytes]:
         """Yield client frames until the socket closes, enforcing frame-size and message-rate limits.
 
-        A violation sends the provider's error frame and closes (1009 too big, 1008 too fast); the
-        iteration then ends.
+        A violation sends the provider's error frame and closes with the limit's code
+        (`voicelab.emulator.config.LIMIT_CLOSE_CODES`: 1009 too big, 4001 too fast); the iteration
+        then ends.
         """
         conn = conn or self.conn
         limits = self.limits
@@ -337,7 +378,7 @@ class ConnectionContext:
                 await self.fail(
                     f"frame of {len(frame)} bytes exceeds the {limits.max_frame_bytes}-byte limit; "
                     "send smaller chunks (4096 bytes is recommended)",
-                    code=1009,
+                    code=LIMIT_CLOSE_CODES["max_frame_bytes"],
                 )
                 continue
             if limits.max_messages_per_second is not None:
@@ -348,7 +389,7 @@ class ConnectionContext:
                     await self.fail(
                         f"more than {limits.max_messages_per_second:g} messages per second; "
                         "pace audio at about real time (e.g. 4096 bytes every 128 ms at 16 kHz linear16)",
-                        code=1008,
+                        code=LIMIT_CLOSE_CODES["max_messages_per_second"],
                     )
                     continue
             yield frame
@@ -469,11 +510,12 @@ class ConnectionContext:
                 else:
                     await self.fail(
                         f"maximum session duration of {limits.max_session_seconds:g} s reached; open a new connection",
-                        code=1008,
+                        code=LIMIT_CLOSE_CODES["max_session_seconds"],
                     )
                 return
             if limits.idle_timeout is not None and now - self._last_frame > limits.idle_timeout:
-                await self.fail(f"no data for {limits.idle_timeout:g} s (idle timeout)", code=1008)
+                await self.fail(f"no data for {limits.idle_timeout:g} s (idle timeout)",
+                                code=LIMIT_CLOSE_CODES["idle_timeout"])
                 return
             nxt = min([d[0] for d in deadlines] + [now + 0.25]) - now
             await asyncio.sleep(max(0.01, min(nxt, 0.25)))
@@ -504,6 +546,87 @@ class ConnectionContext:
                 await asyncio.wait_for(self.conn.wait_closed(), timeout=_CLOSE_TIMEOUT)
 
 
+class _HttpConnection(ServerConnection):
+    """A server connection that also reads plain-HTTP requests with any method and a body.
+
+    websockets parses bodiless GET requests only (what a WebSocket upgrade is). Until a request's
+    head and body have arrived, this connection reads them itself: a bodiless GET (every upgrade)
+    goes to websockets untouched; any other request keeps its method (`http_method`) and body
+    (`http_body`), and websockets gets the same head as a bodiless GET, so that ``process_request``
+    runs and answers it. Chunked bodies get 411, bodies over `MAX_HTTP_BODY` 413 (`http_error`).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.http_method = "GET"
+        self.http_body = b""
+        self.http_error: int | None = None
+        self._pending: bytearray | None = bytearray()  # the request so far; None once handed on
+        self._head = b""
+        self._head_len = 0
+        self._body_len = 0
+
+    def data_received(self, data: bytes) -> None:
+        if self._pending is None:
+            super().data_received(data)
+            return
+        buf = self._pending
+        buf += data
+        if not self._head_len:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                if len(buf) > _MAX_HTTP_HEAD:
+                    self._hand_on(bytes(buf))  # websockets refuses it
+                return
+            if not self._read_head(bytes(buf[:end])):
+                self._hand_on(bytes(buf))
+                return
+            self._head_len = end + 4
+            if self.http_error is not None:
+                self._hand_on(self._head)
+                return
+        if len(buf) - self._head_len >= self._body_len:
+            self.http_body = bytes(buf[self._head_len : self._head_len + self._body_len])
+            self._hand_on(self._head)
+
+    def _read_head(self, head: bytes) -> bool:
+        """Parse a request head; False when websockets should get the request untouched."""
+        line, _, rest = head.partition(b"\r\n")
+        parts = line.split(b" ", 2)
+        lines = rest.split(b"\r\n") if rest else []
+        fields = {k.strip().lower(): v.strip() for k, _, v in (h.partition(b":") for h in lines)}
+        length = fields.get(b"content-length", b"0") or b"0"
+        chunked = b"transfer-encoding" in fields
+        if len(parts) != 3 or (parts[0] == b"GET" and not chunked and length == b"0"):
+            return False
+        self.http_method = parts[0].decode("ascii", "replace").upper()
+        dropped = (b"content-length", b"transfer-encoding", b"expect")
+        kept = [h for h in lines if h.partition(b":")[0].strip().lower() not in dropped]
+        self._head = b"\r\n".join([b"GET " + parts[1] + b" " + parts[2], *kept]) + b"\r\n\r\n"
+        if chunked:
+            self.http_error = 411
+        elif not length.isdigit():
+            self.http_error = 400
+        elif int(length) > MAX_HTTP_BODY:
+            self.http_error = 413
+        else:
+            self._body_len = int(length)
+            if fields.get(b"expect", b"").lower() == b"100-continue":
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        return True
+
+    def _hand_on(self, data: bytes) -> None:
+        self._pending = None
+        super().data_received(data)
+
+
+def _template(path: str) -> re.Pattern[str]:
+    """A regular expression for a path with ``{name}`` segments (each matches one path segment)."""
+    parts = re.split(r"\{(\w+)\}", path)
+    pattern = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>[^/]+)" for i, p in enumerate(parts))
+    return re.compile(f"^{pattern}$")
+
+
 @dataclass(frozen=True)
 class _Prepared:
     provider: Route
@@ -512,13 +635,15 @@ class _Prepared:
     faults: Faults
 
 
-def _json_response(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> Response:
+def _json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
+    """A JSON response; ``body=None`` sends none (e.g. ``204``)."""
     hdrs = Headers()
-    hdrs["Content-Type"] = "application/json"
+    if body is not None:
+        hdrs["Content-Type"] = "application/json"
     for k, v in (headers or {}).items():
         if k.lower() != "content-type":
             hdrs[k] = v
-    payload = json.dumps(body, separators=(",", ":")).encode()
+    payload = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
     hdrs["Content-Length"] = str(len(payload))
     try:
         phrase = http.HTTPStatus(status).phrase
@@ -555,7 +680,8 @@ class EmulatorServer:
         self.engine_name: str | None = getattr(recognizer, "name", None)
         self._route_list = routes
         self._routes: dict[str, Route] = {}
-        self._http: dict[str, HttpEndpoint] = {}
+        self._http: dict[str, dict[str, HttpEndpoint]] = {}
+        self._http_templates: list[tuple[re.Pattern[str], str]] = []
         self._prepared: dict[ServerConnection, _Prepared] = {}
         self._executor: ThreadPoolExecutor | None = None
         self._server: Server | None = None
@@ -652,8 +778,13 @@ class EmulatorServer:
         """Load the engine, bind the socket and start serving.
 
         Raises:
-            ServerStartError: The port cannot be bound or the engine cannot load.
+            ServerStartError: The port cannot be bound, the engine cannot load, or a route option is bad.
         """
+        if self._route_list is None:
+            from voicelab.providers import providers
+
+            self._route_list = [spec.load_emulator_route() for spec in providers() if spec.emulator]
+        self._check_route_options(self._route_list)
         loop = asyncio.get_running_loop()
         self._executor = ThreadPoolExecutor(
             max_workers=self.config.engine_threads, thread_name_prefix="voicelab-engine"
@@ -671,20 +802,20 @@ class EmulatorServer:
             self.engine_name = getattr(self.recognizer, "name", self.config.engine)
             if self.engine_name != self.config.engine:
                 logger.warning("engine %r requested, %r in use", self.config.engine, self.engine_name)
-        if self._route_list is None:
-            from voicelab.providers import providers
-
-            self._route_list = [spec.load_emulator_route() for spec in providers() if spec.emulator]
         for route in self._route_list:
             for path in route.paths:
                 self._routes[path] = route
-            self._http.update(route.http)
+            for path, endpoints in route.http.items():
+                self._http[path] = {"GET": endpoints} if callable(endpoints) else dict(endpoints)
+                if "{" in path:
+                    self._http_templates.append((_template(path), path))
         try:
             self._server = await serve(
                 self._handle,
                 self.config.host,
                 self.config.port,
                 process_request=self._process_request,
+                create_connection=_HttpConnection,
                 max_size=_HARD_MAX_SIZE,
                 close_timeout=_CLOSE_TIMEOUT,
                 ping_interval=20,
@@ -700,6 +831,23 @@ class EmulatorServer:
         sockname = next(iter(self._server.sockets)).getsockname()
         self.host, self.port = str(sockname[0]), int(sockname[1])
         logger.info("emulator listening on %s (engine %s)", self.url, self.engine_name)
+
+    def _check_route_options(self, routes: list[Route]) -> None:
+        """Check `ServerConfig.route_options` against the routes (each checks its own options)."""
+        names = {route.name: route for route in routes}
+        for name, options in self.config.route_options.items():
+            route = names.get(name)
+            if route is None:
+                raise ServerStartError(
+                    f"route_options names {name!r}, which this server does not host; routes: {', '.join(names)}")
+            if route.check_options is None:
+                if options:
+                    raise ServerStartError(f"the {name!r} route takes no options, got {dict(options)!r}")
+                continue
+            try:
+                route.check_options(options)
+            except ValueError as exc:
+                raise ServerStartError(f"route_options[{name!r}]: {exc}") from exc
 
     async def stop(self) -> None:
         """Close every session (close frame 1001), stop listening and release the thread pool."""
@@ -739,13 +887,35 @@ class EmulatorServer:
         except FaultSpecError as exc:
             return _json_response(400, {"error": str(exc), "request_id": rid})
         safe = redact_url(request.path)
-        endpoint = self._http.get(route)
-        if endpoint is not None:
+        method = getattr(conn, "http_method", "GET")
+        refused = getattr(conn, "http_error", None)
+        if refused is not None:
+            logger.info("%s %s -> %d", method, route, refused)
+            text = {411: "send the body with a Content-Length (no chunked encoding)",
+                    413: f"request body over {MAX_HTTP_BODY} bytes"}.get(refused, "bad Content-Length")
+            return _json_response(refused, {"error": text, "request_id": rid})
+        found = self._http_endpoints(route)
+        if found is not None:
+            endpoints, params = found
+            endpoint = endpoints.get(method) or (endpoints.get("GET") if method == "HEAD" else None)
+            if endpoint is None:
+                logger.info("%s %s -> 405", method, route)
+                return _json_response(
+                    405,
+                    {"error": f"{method} is not allowed on {route}", "request_id": rid},
+                    {"Allow": ", ".join(sorted(endpoints))},
+                )
             view = HttpRequestView(path=route, query=query, headers=dict(request.headers.raw_items()), faults=faults,
-                                   now=self.clock(), server=self)
+                                   now=self.clock(), server=self, method=method,
+                                   body=getattr(conn, "http_body", b""), params=params)
             status, body = endpoint(view)
-            logger.info("GET %s -> %d", route, status)
+            logger.info("%s %s -> %d", method, route, status)
             return _json_response(status, body)
+        if method != "GET":  # WebSocket paths take GET upgrades only
+            status = 405 if route in self._routes else 404
+            logger.info("%s %s -> %d", method, safe, status)
+            text = f"{method} is not allowed on {route}" if status == 405 else f"Not found: {route}"
+            return _json_response(status, {"error": text, "request_id": rid}, {"Allow": "GET"} if status == 405 else {})
         if route == "/" and "upgrade" not in request.headers.get("Connection", "").lower():
             return _json_response(
                 200,
@@ -783,6 +953,17 @@ class EmulatorServer:
             return _json_response(result.status, result.body, result.headers)
         self._prepared[conn] = _Prepared(provider=provider, config=result, request=upgrade, faults=faults)
         logger.debug("upgrade %s accepted", safe)
+        return None
+
+    def _http_endpoints(self, route: str) -> tuple[dict[str, HttpEndpoint], dict[str, str]] | None:
+        """The plain-HTTP endpoints serving ``route`` by method, and its ``{name}`` values."""
+        exact = self._http.get(route)
+        if exact is not None:
+            return exact, {}
+        for pattern, path in self._http_templates:
+            m = pattern.match(route)
+            if m is not None:
+                return self._http[path], m.groupdict()
         return None
 
     # ----------------------------------------------------------------- WebSocket stage

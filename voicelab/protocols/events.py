@@ -124,12 +124,14 @@ class Partial(Event):
         text: The interim text.
         words: Word timings, when the provider sends them.
         session_id: The provider's session id, if present.
+        full_transcript: The session's finals so far, if the provider sends it on interims too.
     """
 
     kind: ClassVar[str] = "partial"
     text: str
     words: tuple[Word, ...] = ()
     session_id: str | None = None
+    full_transcript: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -59,11 +59,13 @@ class HttpRequest:
         method: ``"GET"`` or ``"POST"``.
         url: The URL (its `str` is redacted).
         headers: Request headers (credential values masked when read).
+        body: The request body (e.g. JSON for a ``POST``), or ``None`` for none.
     """
 
     method: str
     url: SecretURL
     headers: SecretHeaders = field(default_factory=SecretHeaders)
+    body: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from voicelab.audio.chunking import Chunk
 from voicelab.audio.targets import Target
@@ -197,6 +197,20 @@ class ProviderSpec:
         declare_audio: ``(params, samplerate=, encoding=)`` → the params with the audio format declared
             where the provider takes it from params (Pulse's ``sample_rate``/``encoding``); values the
             user gave win. The default returns the params unchanged (the format is fixed).
+        auth_checked_at: Where the service refuses a missing or wrong credential: ``"upgrade"`` (an
+            HTTP 401 instead of ``101``, e.g. Pulse) or ``"session"`` (the upgrade succeeds, then an
+            error event the driver's ``is_auth_error`` recognises and a close, e.g. the AssemblyAI Voice
+            Agent API). `voicelab.doctor` reads it to know that a 401 is the expected answer without a
+            key, and where to look for the verdict on a key. Default ``"upgrade"``.
+        check_region: ``(params, region)`` → an `Explanation` when the host of ``region`` does not
+            serve what ``params`` ask for (Pulse: a language served by the other region only), else
+            ``None``; ``params`` are the session settings as the user gave them, with the URL's query on top.
+            `voicelab.doctor` reports it as ``region_language``. The default finds nothing.
+        unended_grace_seconds: Seconds the service keeps (and bills) a session whose client closed
+            without the driver's `Driver.finish` messages, so it can be resumed (AssemblyAI Voice Agent:
+            30 s after a close without ``session.end``); ``0`` when an unended session costs nothing
+            more. `voicelab.diagnose` reads it to report ``session_end_missing`` instead of
+            ``no_end_signal``. Default ``0.0``.
     """
 
     name: str
@@ -218,6 +232,10 @@ class ProviderSpec:
     emulator: str | None = None
     ready_event: str = "handshake"
     declare_audio: Callable[..., dict[str, Any]] = field(default=lambda params, **_: dict(params))
+    auth_checked_at: Literal["upgrade", "session"] = "upgrade"
+    check_region: Callable[[Mapping[str, Any], str], Explanation | None] = field(
+        default=lambda params, region: None)
+    unended_grace_seconds: float = 0.0
 
     def __repr__(self) -> str:
         return f"ProviderSpec(name={self.name!r})"

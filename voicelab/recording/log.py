@@ -15,15 +15,20 @@ Entry kinds:
   at which this connection's audio starts, so provider times can be mapped
   back after a reconnect), close code and reason.
 * ``chunk``: one audio chunk sent — ``seq``, ``audio_start``/``audio_end``
-  (seconds of audio), ``bytes``.
+  (seconds of audio), ``bytes``; while the audio is kept (``keep_audio_seconds``,
+  the first 60 s of audio time by default) also ``data`` (the bytes exactly as
+  sent, base64) with their declared ``encoding``, ``samplerate`` and
+  ``channels``: `Recording.sent_audio` reads them back.
 * ``send`` / ``recv``: a message out or in, raw (base64 audio payloads are
-  replaced by their length unless ``store_audio=True``).
+  replaced by their length unless ``store_audio=True``, or, for received
+  audio such as an agent's reply, while the sent audio is still being kept).
 * ``gap``: a reconnect gap (audio time continues across it).
 * ``note``: anything else worth keeping (session id, warnings).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
@@ -45,12 +50,14 @@ from voicelab.protocols.events import Error, Event, Final, Partial
 from voicelab.protocols.redaction import redact, redact_url
 from voicelab.providers.registry import get_provider
 
-__all__ = ["Entry", "Recording", "RecordingError", "RecordingStats"]
+__all__ = ["DEFAULT_KEEP_AUDIO_SECONDS", "Entry", "Recording", "RecordingError", "RecordingStats", "SentAudio"]
 
 FORMAT_VERSION = 1
 _B64_FIELDS = ("audio", "data")
 _B64_MIN = 64
 _B64_RE = re.compile(r"^[A-Za-z0-9+/=]+$")
+#: Seconds of audio (audio time from the stream's start) whose bytes a Recording keeps by default.
+DEFAULT_KEEP_AUDIO_SECONDS = 60.0
 
 
 class RecordingError(VoicelabError):
@@ -112,6 +119,48 @@ class RecordingStats:
     close_codes: tuple[int, ...]
 
 
+@dataclass(frozen=True, repr=False)
+class SentAudio:
+    """The audio bytes a stream actually sent, as kept by its Recording, with their declared format.
+
+    Attributes:
+        data: The bytes exactly as sent (chunks in audio-time order; a chunk resent after a reconnect
+            counts once).
+        encoding: The encoding the bytes were declared as (voicelab name, e.g. ``linear16``).
+        samplerate: The declared rate, Hz.
+        channels: The declared channels.
+        start: Audio time of the first byte, seconds.
+        end: Audio time after the last byte, seconds.
+        complete: Whether every chunk sent is in ``data`` (``False`` when ``keep_audio_seconds``
+            cut the tail off).
+        sends: ``(t, audio_start, audio_end)`` per kept chunk: its send time (recording seconds) and
+            audio span (seconds), in the order of ``data``.
+    """
+
+    data: bytes
+    encoding: str
+    samplerate: int
+    channels: int
+    start: float
+    end: float
+    complete: bool
+    sends: tuple[tuple[float, float, float], ...] = ()
+
+    @property
+    def format(self) -> str:
+        """The declared format as ``encoding:rate:channels`` (what ``vl.load(..., raw=)`` takes)."""
+        return f"{self.encoding}:{self.samplerate}:{self.channels}"
+
+    @property
+    def duration(self) -> float:
+        """Seconds of audio kept."""
+        return self.end - self.start
+
+    def __repr__(self) -> str:
+        return (f"<SentAudio {len(self.data)} B {self.format}, {self.start:.2f}-{self.end:.2f} s"
+                f"{'' if self.complete else ' (first part only)'}>")
+
+
 def _strip_audio(obj: Any) -> Any:
     """Replace long base64 audio payloads in a message by a length marker."""
     if isinstance(obj, dict):
@@ -127,14 +176,17 @@ def _strip_audio(obj: Any) -> Any:
     return obj
 
 
-#: How `Recording.chunk` keeps a chunk entry: ``(t, seq, audio_start, audio_end, bytes)``.
-_ChunkRow = tuple[float, int, float, float, int]
+#: How `Recording.chunk` keeps a chunk entry: ``(t, seq, audio_start, audio_end, bytes)``, plus
+#: ``(data_base64, encoding, samplerate, channels)`` while the audio is kept.
+_ChunkRow = tuple[Any, ...]
 
 
 def _chunk_entry(row: _ChunkRow) -> Entry:
     """The `Entry` of a stored chunk row."""
-    t, seq, audio_start, audio_end, nbytes = row
-    return Entry(t, "chunk", {"seq": seq, "audio_start": audio_start, "audio_end": audio_end, "bytes": nbytes})
+    data = {"seq": row[1], "audio_start": row[2], "audio_end": row[3], "bytes": row[4]}
+    if len(row) > 5:
+        data.update(data=row[5], encoding=row[6], samplerate=row[7], channels=row[8])
+    return Entry(row[0], "chunk", data)
 
 
 def _as_entry(item: Entry | _ChunkRow) -> Entry:
@@ -169,6 +221,11 @@ class Recording:
         params: The session's parameters (query or session config).
         secrets: Strings that must never be written (API keys, tokens).
         store_audio: Keep base64 audio payloads inside messages (large).
+        keep_audio_seconds: Keep the bytes of the audio sent (base64 ``data`` on ``chunk`` entries)
+            for chunks starting in the first this many seconds of audio time, and the audio received
+            (e.g. an agent's replies) in the same window, so `voicelab.diagnose` can check what was
+            really sent; ``None`` keeps all, ``0`` keeps none (privacy). About 43 KB of JSONL per
+            second of 16 kHz linear16.
         clock: Monotonic clock in seconds (injectable for tests).
         wall_clock: Wall clock in seconds since the epoch (injectable).
     """
@@ -183,11 +240,16 @@ class Recording:
         params: Mapping[str, Any] | None = None,
         secrets: Iterable[str | None] = (),
         store_audio: bool = False,
+        keep_audio_seconds: float | None = DEFAULT_KEEP_AUDIO_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._secrets = tuple(s for s in secrets if s)
         self._store_audio = store_audio
+        if keep_audio_seconds is not None and not keep_audio_seconds >= 0:
+            raise ValueError(f"keep_audio_seconds must be >= 0 seconds or None, got {keep_audio_seconds!r}")
+        self._keep_until: float = math.inf if keep_audio_seconds is None else float(keep_audio_seconds)
+        self._keeping = self._keep_until > 0  # received audio is kept while sent audio is
         self._clock = clock
         self._origin = clock()
         self._lock = threading.Lock()
@@ -209,6 +271,7 @@ class Recording:
             "region": region,
             "params": dict(params or {}),
             "wall_clock": wall,
+            "keep_audio_seconds": keep_audio_seconds,
             "started_at": datetime.fromtimestamp(wall, UTC).isoformat(),
             "voicelab": __version__,
         }, t=0.0)
@@ -238,14 +301,16 @@ class Recording:
         """
         return self._append(kind, fields, t=t)
 
-    def chunk(self, *, seq: int, audio_start: float, audio_end: float, nbytes: int, t: float | None = None) -> Entry:
-        """Record one audio chunk sent: its audio span (seconds) and size (bytes).
+    def chunk(self, *, seq: int, audio_start: float, audio_end: float, nbytes: int, t: float | None = None,
+              data: bytes | None = None, encoding: str = "linear16", samplerate: int = 16000,
+              channels: int = 1) -> Entry:
+        """Record one audio chunk sent: its audio span (seconds), size (bytes) and, while kept, the bytes.
 
         The per-chunk hot path of every stream. Its fields are plain numbers, which redaction never
         changes, so the line is formatted directly (the same text as `Entry.to_json`) and the entry is
-        kept as a tuple of numbers, which Python's cyclic garbage collector stops tracking: hours of
-        chunks from hundreds of streams add no collector pauses. Reading it gives an `Entry` as usual.
-        Anything else (a string, a numpy scalar, NaN) takes the general, redacting path.
+        kept as a tuple of numbers and strings, which Python's cyclic garbage collector stops tracking:
+        hours of chunks from hundreds of streams add no collector pauses. Reading it gives an `Entry` as
+        usual. Anything else (a string, a numpy scalar, NaN) takes the general, redacting path.
 
         Args:
             seq: 0-based chunk number in the stream.
@@ -253,18 +318,39 @@ class Recording:
             audio_end: Audio time where it ends, seconds.
             nbytes: Size of the chunk's audio, bytes.
             t: Send time in recording seconds; defaults to now.
+            data: The bytes as sent; kept (base64) when ``audio_start`` is inside ``keep_audio_seconds``.
+            encoding: The encoding ``data`` was declared as (voicelab name).
+            samplerate: Its declared rate, Hz.
+            channels: Its declared channels.
         """
         when = self.now() if t is None else t
+        keep = data is not None and audio_start < self._keep_until
+        if not keep and self._keeping and data is not None:
+            self._keeping = False  # past the window: received audio is no longer kept either
         if not (_plain_number(when) and _plain_number(seq) and _plain_number(audio_start)
                 and _plain_number(audio_end) and _plain_number(nbytes)):
-            return self._append("chunk", {"seq": seq, "audio_start": audio_start, "audio_end": audio_end,
-                                          "bytes": nbytes}, t=when)
-        row = (when, seq, audio_start, audio_end, nbytes)
+            fields: dict[str, Any] = {"seq": seq, "audio_start": audio_start, "audio_end": audio_end, "bytes": nbytes}
+            if keep:
+                assert data is not None
+                fields.update(data=base64.b64encode(data).decode("ascii"), encoding=encoding,
+                              samplerate=samplerate, channels=channels)
+            return self._append("chunk", fields, t=when)
+        head = (f'{{"t":{round(when, 6)!r},"kind":"chunk","seq":{seq!r},"audio_start":'
+                f'{audio_start!r},"audio_end":{audio_end!r},"bytes":{nbytes!r}')
+        row: _ChunkRow
+        if keep:
+            assert data is not None
+            b64 = base64.b64encode(data).decode("ascii")
+            row = (when, seq, audio_start, audio_end, nbytes, b64, str(encoding), int(samplerate), int(channels))
+            line = (f'{head},"data":"{b64}","encoding":{json.dumps(row[6])},"samplerate":{row[7]!r},'
+                    f'"channels":{row[8]!r}}}\n')
+        else:
+            row = (when, seq, audio_start, audio_end, nbytes)
+            line = head + "}\n"
         with self._lock:
             self._entries.append(row)
             if self._file is not None:
-                self._file.write(f'{{"t":{round(when, 6)!r},"kind":"chunk","seq":{seq!r},"audio_start":'
-                                 f'{audio_start!r},"audio_end":{audio_end!r},"bytes":{nbytes!r}}}\n')
+                self._file.write(line)
                 self._file.flush()
         return _chunk_entry(row)
 
@@ -276,9 +362,9 @@ class Recording:
         """Record a message received, raw."""
         if isinstance(message, (bytes, bytearray)):
             return self._append("recv", {"binary_bytes": len(message)}, t=t)
-        return self._append("recv", {"message": self._message(message)}, t=t)
+        return self._append("recv", {"message": self._message(message, keep=self._keeping)}, t=t)
 
-    def _message(self, message: str | Mapping[str, Any]) -> Any:
+    def _message(self, message: str | Mapping[str, Any], *, keep: bool = False) -> Any:
         if isinstance(message, str):
             try:
                 obj = json.loads(message)
@@ -286,7 +372,7 @@ class Recording:
                 return message
         else:
             obj = dict(message)
-        return obj if self._store_audio else _strip_audio(obj)
+        return obj if self._store_audio or keep else _strip_audio(obj)
 
     def close(self) -> None:
         """Close the file (the in-memory log stays readable)."""
@@ -334,6 +420,8 @@ class Recording:
         rec = cls.__new__(cls)
         rec._secrets = ()
         rec._store_audio = False
+        rec._keep_until = 0.0
+        rec._keeping = False
         rec._clock = time.monotonic
         rec._origin = 0.0
         rec._lock = threading.Lock()
@@ -436,6 +524,37 @@ class Recording:
             if sid and sid not in ids:
                 ids.append(sid)
         return ids
+
+    def sent_audio(self) -> SentAudio | None:
+        """The audio bytes actually sent, as far as this Recording kept them, with their declared format.
+
+        A chunk resent after a reconnect counts once (its first sending); chunks are put in audio-time
+        order. When the declared format changed mid-stream, only the first format's chunks are returned.
+
+        Returns:
+            A `SentAudio` (bytes, encoding, rate, channels, audio span, send times), or ``None`` when no
+            audio was kept (``keep_audio_seconds=0``, a Recording from before voicelab kept audio, or
+            nothing sent).
+        """
+        kept: dict[float, Entry] = {}
+        for c in self.of("chunk"):
+            if isinstance(c.get("data"), str) and c["audio_start"] not in kept:
+                kept[c["audio_start"]] = c
+        if not kept:
+            return None
+        chunks = sorted(kept.values(), key=lambda c: c["audio_start"])
+        fmt = (chunks[0]["encoding"], chunks[0]["samplerate"], chunks[0]["channels"])
+        same = [c for c in chunks if (c["encoding"], c["samplerate"], c["channels"]) == fmt]
+        try:
+            data = b"".join(base64.b64decode(c["data"]) for c in same)
+        except (ValueError, TypeError) as exc:
+            raise RecordingError(f"the audio kept in {self.path or 'this recording'} is not valid base64: {exc}") \
+                from None
+        unique = len({c["audio_start"] for c in self.of("chunk")})
+        return SentAudio(data=data, encoding=str(fmt[0]), samplerate=int(fmt[1]), channels=int(fmt[2]),
+                         start=float(same[0]["audio_start"]), end=float(same[-1]["audio_end"]),
+                         complete=len(same) == unique,
+                         sends=tuple((c.t, float(c["audio_start"]), float(c["audio_end"])) for c in same))
 
     def summary(self) -> dict[str, Any]:
         """What a vendor's support team asks for: session ids, close codes, timestamps, endpoint."""

@@ -7,7 +7,9 @@ Client half: `build_connect` (Bearer header or ``?token=``), `build_token_reques
 Server half (for the emulator): `accept_upgrade`, `AgentServerSession` (first-message ordering,
 immutable fields, audio accounting, end and expiry), `parse_client_event`, one builder per server
 event, `ERROR_CODES` (every ``session.error`` code with its close code), and `TokenIssuer` (single-use
-temporary tokens with an injected clock), `handle_token_request`.
+temporary tokens with an injected clock), `handle_token_request`; the REST APIs beside the socket:
+`AgentStore` (stored agents, ``/v1/agents``) and `SessionHistory` (the Sessions API, ``/v1/sessions``,
+with each session's `Timeline`).
 
 Choices made where the vendor documentation is silent ([UNK]) or where voicelab infers ([INF]),
 by topic; docs/protocols.md lists the same choices beside the vendor pages they rest on:
@@ -16,8 +18,10 @@ by topic; docs/protocols.md lists the same choices beside the vendor pages they 
 - Tokens [INF] An unknown or already-used token gives ``UNAUTHORIZED``; an elapsed redemption window gives
   lower-case ``unauthorized`` (as the token API page says); both close 1008 after the upgrade.
 - Tokens [INF] Temporary tokens are single-use even for ``session.resume`` (each connection needs a new one).
-- Lifecycle [INF] A rejected first ``session.update`` yields ``session.error invalid_format`` and then
-  ``session.ready`` on defaults (as a third-party client reports).
+- Lifecycle [VND→INF] A rejected first ``session.update`` yields ``session.error`` with the validator's
+  code (``invalid_value`` for a bad voice or field type, ``invalid_config`` for a validation error, as
+  the skill reference's table says) and then ``session.ready`` on defaults (as a third-party client
+  reports); so does an unknown ``agent_id`` (``invalid_value``).
 - Client events [INF] ``tool.result`` results that are not strings are JSON-encoded by the client builder.
 - Server events [UNK→INF] ``reply.done`` without ``status`` is normalised to ``"completed"``; the builder
   omits it.
@@ -25,6 +29,8 @@ by topic; docs/protocols.md lists the same choices beside the vendor pages they 
   ISO-8601 UTC; ``audio_duration_seconds`` is null when no audio arrived.
 - Server events [INF] ``resume_token`` on ``session.ready`` is parsed if present but never required.
 - Server events [INF] ``tool.call`` ``reply_id`` is parsed if present, never emitted.
+- Session schema [DOC] ``input.type``/``output.type`` ``"audio"`` (the tool-calling page's and the agents
+  API's examples) are accepted.
 - Session schema [INF] Unknown ``session`` keys are rejected (``invalid_format``), with hints for ``llm``,
   root-level ``turn_detection`` and ``voice.voice_id``; input fields seen only in third-party clients
   are accepted.
@@ -47,6 +53,7 @@ by topic; docs/protocols.md lists the same choices beside the vendor pages they 
 
 from __future__ import annotations
 
+from voicelab.providers.assemblyai_agent.agents import AGENTS_PATH, AgentStore
 from voicelab.providers.assemblyai_agent.config import (
     AUDIO_ENCODINGS,
     DOCUMENTED_VOICES,
@@ -65,6 +72,13 @@ from voicelab.providers.assemblyai_agent.handshake import (
     build_url,
     closed,
     explain_close,
+)
+from voicelab.providers.assemblyai_agent.history import (
+    ARTIFACTS_PATH,
+    SESSIONS_PATH,
+    SessionHistory,
+    SessionRecord,
+    Timeline,
 )
 from voicelab.providers.assemblyai_agent.messages import (
     ERROR_CODES,
@@ -92,6 +106,7 @@ from voicelab.providers.assemblyai_agent.messages import (
     user_transcript,
     user_transcript_delta,
 )
+from voicelab.providers.assemblyai_agent.rest import check_rest_auth
 from voicelab.providers.assemblyai_agent.server import (
     AgentServerSession,
     InputAudio,
@@ -115,13 +130,17 @@ from voicelab.providers.assemblyai_agent.tokens import (
 )
 
 __all__ = [
+    "AGENTS_PATH",
+    "ARTIFACTS_PATH",
     "AUDIO_ENCODINGS",
     "DOCUMENTED_VOICES",
     "ENCODING_RATES",
     "ERROR_CODES",
     "PATH",
     "PROVIDER",
+    "SESSIONS_PATH",
     "AgentServerSession",
+    "AgentStore",
     "AuthFailure",
     "AuthOk",
     "ErrorCode",
@@ -130,9 +149,12 @@ __all__ = [
     "ReplyCreate",
     "ServerStep",
     "SessionEnd",
+    "SessionHistory",
+    "SessionRecord",
     "SessionResume",
     "SessionUpdate",
     "TemporaryToken",
+    "Timeline",
     "TokenGrant",
     "TokenIssuer",
     "ToolResult",
@@ -142,6 +164,7 @@ __all__ = [
     "build_token_request",
     "build_url",
     "changed_immutable_fields",
+    "check_rest_auth",
     "closed",
     "error_info",
     "explain_close",

@@ -6,7 +6,16 @@ and AssemblyAI's skill reference (fields, defaults, voices, mutability)
 https://github.com/AssemblyAI/assemblyai-skill/blob/main/skills/assemblyai/references/voice-agents.md
 
 Validation raises `SessionConfigError` naming the field path (``session.output.volume``), the
-bad value and the allowed values, with the ``session.error`` code a server would send.
+bad value and the allowed values, with the ``session.error`` code a server would send. The codes
+follow the error table of AssemblyAI's skill reference [VND]: a bad voice or a field of the wrong
+JSON type is ``invalid_value``; a well-typed value that fails validation (out of range, not one of
+the choices, inconsistent with another field) is ``invalid_config``; an unknown field is a schema
+failure, ``invalid_format`` [INF: the table files "validation failure" under both].
+
+Every published ``session.update`` example validates, including the ``"type": "audio"`` that the
+tool-calling page and the agents API reference put in ``input`` and ``output``
+(https://www.assemblyai.com/docs/voice-agents/voice-agent-api/tools/client-side-tools,
+https://www.assemblyai.com/docs/api-reference/voice-agent-api/create-agent).
 """
 
 from __future__ import annotations
@@ -23,7 +32,9 @@ __all__ = [
     "DOCUMENTED_VOICES",
     "ENCODING_RATES",
     "IMMUTABLE_FIELDS",
+    "MEDIA_TYPES",
     "REMOVED_VOICES",
+    "TOOL_FIELDS",
     "changed_immutable_fields",
     "make_session",
     "merge_session",
@@ -51,6 +62,7 @@ IMMUTABLE_FIELDS: tuple[str, ...] = ("agent_id", "greeting", "output.voice", "ou
 
 _TOP = ("agent_id", "system_prompt", "greeting", "input", "output", "tools")
 _INPUT = (
+    "type",
     "format",
     "keyterms",
     "turn_detection",
@@ -60,8 +72,12 @@ _INPUT = (
     "continuous_partials",
 )
 _TURN = ("vad_threshold", "min_silence", "max_silence", "interrupt_response", "type", "interruption_delay")
-_OUTPUT = ("voice", "format", "volume")
+_OUTPUT = ("type", "voice", "format", "volume")
+#: The only ``input.type`` / ``output.type`` the docs show [DOC].
+MEDIA_TYPES: tuple[str, ...] = ("audio",)
 _TOOL = ("type", "name", "description", "parameters", "execution_mode", "timeout_seconds")
+#: The fields of a ``session.tools`` entry [DOC].
+TOOL_FIELDS: tuple[str, ...] = _TOOL
 MAX_KEYTERMS = 100
 
 
@@ -80,6 +96,23 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _check_number(path: str, value: object, lo: float, hi: float | None, allowed: str) -> None:
+    """A number in [lo, hi]: another JSON type is ``invalid_value``, out of range ``invalid_config``."""
+    if not _is_number(value):
+        _fail(path, value, allowed, code="invalid_value")
+    assert isinstance(value, int | float)
+    if value < lo or (hi is not None and value > hi):
+        _fail(path, value, allowed)
+
+
+def _check_choice(path: str, value: object, choices: Sequence[str]) -> None:
+    """One of `choices`: a non-string is ``invalid_value``, an unknown string ``invalid_config``."""
+    if not isinstance(value, str):
+        _fail(path, value, choices, code="invalid_value")
+    if value not in choices:
+        _fail(path, value, choices)
+
+
 def _check_keys(path: str, obj: Mapping[str, Any], allowed: Sequence[str]) -> None:
     for key in obj:
         if key not in allowed:
@@ -95,32 +128,26 @@ def _check_keys(path: str, obj: Mapping[str, Any], allowed: Sequence[str]) -> No
 
 def _check_format(path: str, fmt: object) -> None:
     if not isinstance(fmt, Mapping):
-        _fail(path, fmt, "an object such as {'encoding': 'audio/pcm'}", code="invalid_format")
-        return
+        _fail(path, fmt, "an object such as {'encoding': 'audio/pcm'}", code="invalid_value")
     _check_keys(path, fmt, ("encoding", "sample_rate"))
     encoding = fmt.get("encoding", "audio/pcm")
-    if encoding not in ENCODING_RATES:
-        _fail(f"{path}.encoding", encoding, AUDIO_ENCODINGS, code="invalid_value")
+    _check_choice(f"{path}.encoding", encoding, AUDIO_ENCODINGS)
     rate = fmt.get("sample_rate")
-    if rate is not None and rate != ENCODING_RATES[encoding][1]:
-        _fail(
-            f"{path}.sample_rate",
-            rate,
-            (ENCODING_RATES[encoding][1],),
-            code="invalid_value",
-            hint=f"{encoding} implies {ENCODING_RATES[encoding][1]} Hz",
-        )
+    if rate is not None:
+        implied = ENCODING_RATES[encoding][1]
+        if not _is_number(rate):
+            _fail(f"{path}.sample_rate", rate, (implied,), code="invalid_value")
+        if rate != implied:
+            _fail(f"{path}.sample_rate", rate, (implied,), hint=f"{encoding} implies {implied} Hz")
 
 
 def _check_tools(tools: object) -> None:
     if not isinstance(tools, list):
-        _fail("session.tools", tools, "a list of tool objects", code="invalid_format")
-        return
+        _fail("session.tools", tools, "a list of tool objects", code="invalid_value")
     for i, tool in enumerate(tools):
         path = f"session.tools[{i}]"
         if not isinstance(tool, Mapping):
-            _fail(path, tool, "an object with type, name, description, parameters", code="invalid_format")
-            continue
+            _fail(path, tool, "an object with type, name, description, parameters", code="invalid_value")
         if "function" in tool:
             _fail(
                 f"{path}.function",
@@ -130,23 +157,20 @@ def _check_tools(tools: object) -> None:
                 hint="the schema is flat: put name, description and parameters on the tool itself",
             )
         _check_keys(path, tool, _TOOL)
-        if tool.get("type", "function") != "function":
-            _fail(f"{path}.type", tool.get("type"), ("function",), code="invalid_value")
+        _check_choice(f"{path}.type", tool.get("type", "function"), ("function",))
         name = tool.get("name")
-        if not isinstance(name, str) or not name:
+        if not isinstance(name, str):
             _fail(f"{path}.name", name, "a non-empty string", code="invalid_value")
+        if not name:
+            _fail(f"{path}.name", name, "a non-empty string")
         if "description" in tool and not isinstance(tool["description"], str):
             _fail(f"{path}.description", tool["description"], "a string", code="invalid_value")
         if "parameters" in tool and not isinstance(tool["parameters"], Mapping):
             _fail(f"{path}.parameters", tool["parameters"], "a JSON-schema object", code="invalid_value")
-        mode = tool.get("execution_mode", "interactive")
-        if mode not in ("interactive", "hold"):
-            _fail(f"{path}.execution_mode", mode, ("interactive", "hold"), code="invalid_value")
-        timeout = tool.get("timeout_seconds", 120)
-        if not _is_number(timeout) or not 1 <= timeout <= 300:
-            _fail(
-                f"{path}.timeout_seconds", timeout, "a number of seconds from 1 to 300", code="invalid_value"
-            )
+        _check_choice(f"{path}.execution_mode", tool.get("execution_mode", "interactive"), ("interactive", "hold"))
+        _check_number(
+            f"{path}.timeout_seconds", tool.get("timeout_seconds", 120), 1, 300, "a number of seconds from 1 to 300"
+        )
 
 
 def validate_session(
@@ -187,16 +211,20 @@ def validate_session(
                 "only in the first session.update",
                 code="immutable_field",
             )
-        if not isinstance(session["agent_id"], str) or not session["agent_id"]:
+        if not isinstance(session["agent_id"], str):
             _fail("session.agent_id", session["agent_id"], "a non-empty string", code="invalid_value")
+        if not session["agent_id"]:
+            _fail("session.agent_id", session["agent_id"], "a non-empty string")
     for key in ("system_prompt", "greeting"):
         if key in session and not isinstance(session[key], str):
             _fail(f"session.{key}", session[key], "a string", code="invalid_value")
     inp = session.get("input")
     if inp is not None:
         if not isinstance(inp, Mapping):
-            _fail("session.input", inp, "an object", code="invalid_format")
+            _fail("session.input", inp, "an object", code="invalid_value")
         _check_keys("session.input", inp, _INPUT)
+        if "type" in inp:
+            _check_choice("session.input.type", inp["type"], MEDIA_TYPES)
         if "format" in inp:
             _check_format("session.input.format", inp["format"])
         if "keyterms" in inp:
@@ -204,48 +232,23 @@ def validate_session(
             if not isinstance(terms, list) or not all(isinstance(t, str) and t for t in terms):
                 _fail("session.input.keyterms", terms, "a list of non-empty strings", code="invalid_value")
             elif len(terms) > MAX_KEYTERMS:
-                _fail(
-                    "session.input.keyterms",
-                    f"<{len(terms)} terms>",
-                    f"at most {MAX_KEYTERMS} terms",
-                    code="invalid_value",
-                )
-        if "voice_focus" in inp and inp["voice_focus"] not in ("near-field", "far-field"):
-            _fail(
-                "session.input.voice_focus",
-                inp["voice_focus"],
-                ("near-field", "far-field"),
-                code="invalid_value",
-            )
+                _fail("session.input.keyterms", f"<{len(terms)} terms>", f"at most {MAX_KEYTERMS} terms")
+        if "voice_focus" in inp:
+            _check_choice("session.input.voice_focus", inp["voice_focus"], ("near-field", "far-field"))
         td = inp.get("turn_detection")
         if td is not None:
             if not isinstance(td, Mapping):
-                _fail("session.input.turn_detection", td, "an object", code="invalid_format")
+                _fail("session.input.turn_detection", td, "an object", code="invalid_value")
             _check_keys("session.input.turn_detection", td, _TURN)
-            vt = td.get("vad_threshold", 0.5)
-            if not _is_number(vt) or not 0 <= vt <= 1:
-                _fail(
-                    "session.input.turn_detection.vad_threshold",
-                    vt,
-                    "a number from 0 to 1",
-                    code="invalid_value",
-                )
+            _check_number(
+                "session.input.turn_detection.vad_threshold", td.get("vad_threshold", 0.5), 0, 1, "a number from 0 to 1"
+            )
             for key in ("min_silence", "max_silence"):
-                if key in td and (not _is_number(td[key]) or td[key] < 0):
-                    _fail(
-                        f"session.input.turn_detection.{key}",
-                        td[key],
-                        "milliseconds >= 0",
-                        code="invalid_value",
-                    )
+                if key in td:
+                    _check_number(f"session.input.turn_detection.{key}", td[key], 0, None, "milliseconds >= 0")
             lo, hi = td.get("min_silence", 1000), td.get("max_silence", 3000)
             if _is_number(lo) and _is_number(hi) and lo > hi:
-                _fail(
-                    "session.input.turn_detection.min_silence",
-                    lo,
-                    f"at most max_silence ({hi})",
-                    code="invalid_value",
-                )
+                _fail("session.input.turn_detection.min_silence", lo, f"at most max_silence ({hi})")
             if "interrupt_response" in td and not isinstance(td["interrupt_response"], bool):
                 _fail(
                     "session.input.turn_detection.interrupt_response",
@@ -253,13 +256,15 @@ def validate_session(
                     (True, False),
                     code="invalid_value",
                 )
-            if "type" in td and td["type"] != "server_vad":
-                _fail("session.input.turn_detection.type", td["type"], ("server_vad",), code="invalid_value")
+            if "type" in td:
+                _check_choice("session.input.turn_detection.type", td["type"], ("server_vad",))
     out = session.get("output")
     if out is not None:
         if not isinstance(out, Mapping):
-            _fail("session.output", out, "an object", code="invalid_format")
+            _fail("session.output", out, "an object", code="invalid_value")
         _check_keys("session.output", out, _OUTPUT)
+        if "type" in out:
+            _check_choice("session.output.type", out["type"], MEDIA_TYPES)
         if "voice" in out:
             voice = out["voice"]
             if isinstance(voice, Mapping):
@@ -267,7 +272,7 @@ def validate_session(
                     "session.output.voice",
                     "<object>",
                     "a voice name string",
-                    code="invalid_format",
+                    code="invalid_value",
                     hint="voice.voice_id objects belong to the REST agents API",
                 )
             if not isinstance(voice, str) or not voice:
@@ -282,8 +287,8 @@ def validate_session(
                 )
         if "format" in out:
             _check_format("session.output.format", out["format"])
-        if "volume" in out and (not _is_number(out["volume"]) or not 0 <= out["volume"] <= 100):
-            _fail("session.output.volume", out["volume"], "a number from 0 to 100", code="invalid_value")
+        if "volume" in out:
+            _check_number("session.output.volume", out["volume"], 0, 100, "a number from 0 to 100")
     if "tools" in session:
         _check_tools(session["tools"])
     return copy.deepcopy(dict(session))

@@ -6,6 +6,13 @@ WebSocket API reference; URLs in `voicelab.providers.assemblyai_agent.messages`)
 `AgentServerSession.receive` takes one client frame and returns a `ServerStep`: the parsed
 event (if valid), the messages to send back now, and a close code if the socket must close.
 Producing speech, transcripts and replies is the emulator's job, not this module's.
+
+A rejected first ``session.update`` gets the validator's code, as the skill reference's error table
+says [VND]: ``invalid_value`` for a bad voice or field type, ``invalid_config`` for a validation
+error, ``invalid_format`` for an unknown field; then ``session.ready`` on defaults [INF: a
+third-party client's report]. ``{"agent_id": …}`` binds a stored agent: the session runs on the
+configuration `agents` returns for it; an unknown id is ``invalid_value`` [INF], then ready on
+defaults.
 """
 
 from __future__ import annotations
@@ -177,6 +184,11 @@ class AgentServerSession:
         started_at: Session start, seconds on the caller's clock.
         voices: Accepted voice names (``None``: any name not known to be removed).
         resumable: Looks up a resumable session by id: returns ``"ok"``, ``"not_found"`` or ``"forbidden"``.
+        agents: Looks up a stored agent's session configuration by ``agent_id`` (``None``: unknown);
+            without it every ``agent_id`` is unknown.
+
+    Attributes:
+        agent_id: The stored agent the session is bound to, or ``None``.
     """
 
     def __init__(
@@ -186,6 +198,7 @@ class AgentServerSession:
         started_at: float,
         voices: Sequence[str] | None = None,
         resumable: Callable[[str], str] | None = None,
+        agents: Callable[[str], Mapping[str, Any] | None] | None = None,
     ) -> None:
         """Initialise."""
         self.session_id = session_id
@@ -196,6 +209,8 @@ class AgentServerSession:
         self.audio_seconds = 0.0
         self._voices = voices
         self._resumable = resumable or (lambda _sid: "not_found")
+        self._agents = agents or (lambda _aid: None)
+        self.agent_id: str | None = None
 
     def __repr__(self) -> str:
         """Return a representation with secrets hidden."""
@@ -232,15 +247,24 @@ class AgentServerSession:
 
     def _before_ready(self, event: ClientEvent, now: float) -> ServerStep:
         if isinstance(event, SessionUpdate):
+            self.ready = True
+            ready = session_ready(session_id=self.session_id)
             try:
-                self.config = validate_session(event.session, first=True, voices=self._voices)
+                config = validate_session(event.session, first=True, voices=self._voices)
             except SessionConfigError as exc:
                 # A rejected first update leaves the call on defaults (a third-party client's report).
-                self.ready = True
-                error = self._error("invalid_format", str(exc), now, exc.param)
-                return ServerStep(event=event, replies=[error, session_ready(session_id=self.session_id)])
-            self.ready = True
-            return ServerStep(event=event, replies=[session_ready(session_id=self.session_id)])
+                return ServerStep(event=event, replies=[self._error(exc.code, str(exc), now, exc.param), ready])
+            agent_id = config.get("agent_id")
+            if isinstance(agent_id, str):
+                stored = self._agents(agent_id)
+                if stored is None:
+                    text = f"agent_id {agent_id!r} not found; create the agent with POST /v1/agents"
+                    error = self._error("invalid_value", text, now, "session.agent_id")
+                    return ServerStep(event=event, replies=[error, ready])
+                self.agent_id = agent_id
+                config = {"agent_id": agent_id, **stored}
+            self.config = config
+            return ServerStep(event=event, replies=[ready])
         if isinstance(event, SessionResume):
             outcome = self._resumable(event.session_id)
             if outcome == "ok":

@@ -61,4 +61,8 @@ SPEC = ProviderSpec(
     token=TokenMinting(build_request=_token_request, parse_response=_token_of, path="/v1/token", ttl_seconds=60),
     emulator="voicelab.providers.assemblyai_agent.emulator.route:route",
     ready_event="session.ready",
+    auth_checked_at="session",  # the upgrade succeeds; session.error UNAUTHORIZED and close 1008 follow
+    # a close without session.end leaves the session resumable, and billed, for 30 s (troubleshooting page,
+    # "Unexpected billing after the call ended")
+    unended_grace_seconds=30.0,
 )

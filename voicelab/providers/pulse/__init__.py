@@ -2,10 +2,12 @@
 
 Client half: `build_connect` / `build_url` (URL, region host, query parameters, auth), the
 control messages `finalize_message` / `close_stream_message` / `end_message`, `parse` (server
-frames → events), `explain_http_status` / `explain_close` / `handshake_error` / `closed`.
+frames → events), `explain_http_status` / `explain_close` / `handshake_error` / `closed`, and
+access tokens (`build_token_request` / `parse_token_response`, ``POST /waves/v1/auth/token``).
 Server half (for the emulator): `accept_upgrade` (→ `PulseSessionConfig` or
 `HandshakeRejection`), `classify_client_frame`, `build_transcription`, `build_speech_event`,
-`build_error`, `build_region_error`, `CLOSE_AFTER_LAST`, `CLOSE_CONCURRENCY`.
+`build_error`, `build_region_error`, `AccessTokenIssuer` / `handle_token_request`,
+`CLOSE_AFTER_LAST`, `CLOSE_CONCURRENCY`, `CLOSE_REGION`.
 
 Choices made where the vendor documentation is silent ([UNK]) or where voicelab infers ([INF]),
 by topic; docs/protocols.md lists the same choices beside the vendor pages they rest on:
@@ -16,6 +18,10 @@ by topic; docs/protocols.md lists the same choices beside the vendor pages they 
 - Handshake [INF] Server check order: path (404) → credentials (401) → model (400) → parameters (400).
 - Endpoints [INF] ``/api/v1/pulse/get_text`` (old host's path) is served as the legacy endpoint.
 - Regions [INF] The client refuses a language its vendor region does not serve (``check_region=True``).
+- Regions [UNK→INF] A host refusing a language closes with `CLOSE_REGION` (4100, private use): after the
+  ``LANGUAGE_NOT_ENABLED_IN_REGION`` frame on the US host, at once on the India host.
+- Tokens [INF] Access tokens are refused in ``?token=`` (401; the docs name the header and ``api_key``)
+  and on the legacy path (403); the token endpoint's 400 body reuses the spec's validation shape.
 - Auth [INF] Clients support three auth forms (Bearer header default, ``?token=``, ``?api_key=``);
   the server half accepts all three; any other scheme (``Token``/``Key``) → 401 ``{"error":"unauthorized"}``.
 - Auth [INF] The Bearer header wins when several credentials are sent.
@@ -23,8 +29,10 @@ by topic; docs/protocols.md lists the same choices beside the vendor pages they 
   the upgrade.
 - Parameters [INF] Boolean query values other than ``"true"``/``"false"`` are rejected by the emulator (the
   real server treats them as false).
-- Parameters [INF] Omitted ``language`` is accepted on both paths (as in the vendor's live probe); the
-  resolved config keeps ``None``.
+- Parameters [DOC] ``language`` is required on ``/waves/v1/stt/live`` (400 before the upgrade, with the
+  ``model`` message's wording [INF]); ``multi-eu``/``multi`` are pre-recorded only there. The legacy path
+  keeps ``language`` optional and takes both [VND: the vendor's live probe]; an omitted language
+  auto-detects [INF].
 - Parameters [INF] Keywords given as a JSON array or an empty string are refused client-side; intensifier > 5
   only logs a warning.
 - Parameters [INF] ``format=false`` resolves ``punctuate``, ``capitalize`` and ``itn_normalize`` to false.
@@ -36,6 +44,8 @@ by topic; docs/protocols.md lists the same choices beside the vendor pages they 
   says finals only).
 - Transcription [DOC] ``from_finalize`` is emitted on finals only when ``itn_normalize=true`` (the
   ``/pulse/get_text`` reference page).
+- Transcription [DOC] ``full_transcript`` is on every transcription event when asked for (the session's
+  finals so far; on an interim it does not include the interim's text [INF]).
 - Errors [INF] Errors are detected by ``type=="error"`` OR ``status=="error"`` OR an ``error``/``error_code``
   key, and are treated as fatal (the AsyncAPI spec: "before a forced close").
 - Errors [INF] A text frame that is not valid control gets the error frame, then close code 1003.
@@ -47,6 +57,7 @@ by topic; docs/protocols.md lists the same choices beside the vendor pages they 
 from __future__ import annotations
 
 from voicelab.providers.pulse.handshake import (
+    EMULATOR_LIMIT_CLOSE_CODES,
     AuthMethod,
     accept_upgrade,
     build_connect,
@@ -60,6 +71,7 @@ from voicelab.providers.pulse.messages import (
     CLOSE_AFTER_LAST,
     CLOSE_CONCURRENCY,
     CLOSE_INVALID_FRAME,
+    CLOSE_REGION,
     PROVIDER,
     AudioFrame,
     ClientFrame,
@@ -76,28 +88,46 @@ from voicelab.providers.pulse.messages import (
     parse,
 )
 from voicelab.providers.pulse.params import (
+    AGGREGATORS,
     ENCODINGS,
     ENDPOINTS,
+    HOSTS,
     LANGUAGES,
+    LIVE_LANGUAGES,
     SAMPLE_RATES,
     Endpoint,
     PulseParams,
     PulseSessionConfig,
     Region,
     decode_query,
+    detected_language,
     encode_keywords,
     region_violation,
 )
+from voicelab.providers.pulse.tokens import (
+    AccessToken,
+    AccessTokenIssuer,
+    build_token_request,
+    handle_token_request,
+    parse_token_response,
+)
 
 __all__ = [
+    "AGGREGATORS",
     "CLOSE_AFTER_LAST",
     "CLOSE_CONCURRENCY",
     "CLOSE_INVALID_FRAME",
+    "CLOSE_REGION",
+    "EMULATOR_LIMIT_CLOSE_CODES",
     "ENCODINGS",
     "ENDPOINTS",
+    "HOSTS",
     "LANGUAGES",
+    "LIVE_LANGUAGES",
     "PROVIDER",
     "SAMPLE_RATES",
+    "AccessToken",
+    "AccessTokenIssuer",
     "AudioFrame",
     "AuthMethod",
     "ClientFrame",
@@ -112,18 +142,22 @@ __all__ = [
     "build_error",
     "build_region_error",
     "build_speech_event",
+    "build_token_request",
     "build_transcription",
     "build_url",
     "classify_client_frame",
     "close_stream_message",
     "closed",
     "decode_query",
+    "detected_language",
     "encode_keywords",
     "end_message",
     "explain_close",
     "explain_http_status",
     "finalize_message",
+    "handle_token_request",
     "handshake_error",
     "parse",
+    "parse_token_response",
     "region_violation",
 ]

@@ -4,9 +4,13 @@ The wire format comes from `voicelab.providers.pulse` (upgrade check, frame clas
 message builders); this module adds the finalization behaviour the vendor documents
 (https://docs.smallest.ai/models/documentation/speech-to-text-pulse/realtime-web-socket/response-format,
 https://docs.smallest.ai/models/documentation/speech-to-text-pulse/features/endpointing): interims
-while speech arrives, finals on endpointing / ``eou_timeout_ms`` / word counts / ``finalize`` /
-``close_stream``, VAD events, and every encoding at every allowed rate. Decoded audio reaches the
-recognizer through the shared `voicelab.emulator.engine_feed.EngineFeed`.
+while speech arrives (one response for every audio chunk), finals on endpointing / ``eou_timeout_ms`` /
+word counts / ``finalize`` / ``close_stream``, VAD events, and every encoding at every allowed rate.
+Decoded audio reaches the recognizer through the shared `voicelab.emulator.engine_feed.EngineFeed`.
+
+The route also serves ``POST /waves/v1/auth/token`` (access tokens, `voicelab.providers.pulse.tokens`)
+and plays one vendor host when asked: ``voicelab.serve(route_options={"pulse": {"region": "us"}})``
+(``"india"``, ``"india_pinned"`` or ``"us"``; by default no region's language rules apply).
 """
 
 from __future__ import annotations
@@ -15,12 +19,16 @@ import dataclasses
 import logging
 import re
 import uuid
+import weakref
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
 from voicelab.emulator.audio_in import make_decoder
 from voicelab.emulator.engine_feed import AudioBatch, EngineFeed
+from voicelab.emulator.errors import ServerConfigError
 from voicelab.emulator.recognizers import (
     Endpointing,
     RecognizedFinal,
@@ -29,14 +37,17 @@ from voicelab.emulator.recognizers import (
     SpeechEnd,
     SpeechStart,
 )
-from voicelab.emulator.server import ConnectionContext, Route, UpgradeRequest
+from voicelab.emulator.server import ConnectionContext, HttpRequestView, Route, UpgradeRequest
 from voicelab.errors import CodecError
 from voicelab.protocols.events import Utterance, Word
 from voicelab.protocols.wire import JsonMessage
 from voicelab.providers import pulse as wire
 from voicelab.providers.pulse import PulseSessionConfig
+from voicelab.providers.pulse.params import HOSTS, detected_language
+from voicelab.providers.pulse.textform import TextForm
+from voicelab.providers.pulse.tokens import TOKEN_PATH, AccessTokenIssuer, handle_token_request
 
-__all__ = ["FINALIZE_ON_WORDS", "INTERIM_EVERY_CHUNKS", "PATHS", "PulseHandler", "route"]
+__all__ = ["FINALIZE_ON_WORDS", "OPTIONS", "PATHS", "PulseHandler", "route"]
 
 logger = logging.getLogger("voicelab.providers.pulse.emulator")
 
@@ -46,10 +57,10 @@ PATHS: tuple[str, ...] = ("/waves/v1/stt/live", "/waves/v1/pulse/get_text", "/ap
 #: most about 10 words [VND]
 #: (https://github.com/smallest-inc/smallest-ai-documentation/blob/main/scripts/probes/baseline-pulse-stt.json).
 FINALIZE_ON_WORDS = 10
-#: While in speech, an interim goes out at least every this many audio chunks (repeating the text if needed).
-INTERIM_EVERY_CHUNKS = 3
-#: ... and at most once per this many wall seconds (a coalesced batch never repeats the interim just sent).
-INTERIM_REPEAT_GAP = 0.3
+#: The route options (``ServerConfig.route_options["pulse"]``) and what each takes.
+OPTIONS: dict[str, tuple[str | None, ...]] = {"region": (None, *HOSTS)}
+#: Languages whose redaction is effective [DOC: the redaction page: "supported only on en and hi"].
+REDACTION_LANGUAGES = frozenset({"en", "hi"})
 #: After a word-count trigger, wait at most this many audio seconds for a pause before cutting anyway.
 WORD_CUT_MAX_WAIT = 3.0
 #: The word-count cut waits for a pause at least this long (seconds) …
@@ -73,10 +84,22 @@ def _rejection_body(status: int, request_id: str) -> JsonMessage:
     return bodies.get(status, {"error": "error", "request_id": request_id})
 
 
-def _accept(req: UpgradeRequest) -> Any:
-    return wire.accept_upgrade(
-        path=req.route, query=req.query, headers=req.headers, api_keys=[req.server.api_key], request_id=req.request_id
-    )
+def check_options(options: Mapping[str, Any]) -> None:
+    """Validate the route options (``route_options={"pulse": {...}}``).
+
+    Raises:
+        ServerConfigError: An unknown option or value.
+    """
+    for key, value in options.items():
+        if key not in OPTIONS:
+            raise ServerConfigError(f"unknown Pulse route option {key!r}; options: {', '.join(OPTIONS)}")
+        if value not in OPTIONS[key]:
+            allowed = ", ".join(repr(v) for v in OPTIONS[key])
+            raise ServerConfigError(f"Pulse route option {key}={value!r} is not one of {allowed}")
+
+
+def _options(server: Any) -> Mapping[str, Any]:
+    return getattr(server.config, "route_options", {}).get(wire.PROVIDER, {})
 
 
 def _error_frame(message: str) -> JsonMessage:
@@ -89,14 +112,38 @@ async def handle(conn: Any, ctx: ConnectionContext) -> None:
 
 
 def route() -> Route:
-    """Return the Pulse `Route` for `EmulatorServer` (named by `voicelab.providers.pulse.SPEC`)."""
+    """Return the Pulse `Route` for `EmulatorServer` (named by `voicelab.providers.pulse.SPEC`).
+
+    The route holds the access tokens each server minted (`AccessTokenIssuer`), which die with it.
+    """
+    issuers: weakref.WeakKeyDictionary[Any, AccessTokenIssuer] = weakref.WeakKeyDictionary()
+
+    def tokens(server: Any) -> AccessTokenIssuer:
+        issuer = issuers.get(server)
+        if issuer is None:
+            issuer = issuers[server] = AccessTokenIssuer(api_keys=[server.api_key])
+        return issuer
+
+    def accept(req: UpgradeRequest) -> Any:
+        return wire.accept_upgrade(
+            path=req.route, query=req.query, headers=req.headers, api_keys=[req.server.api_key],
+            request_id=req.request_id, region=_options(req.server).get("region"), tokens=tokens(req.server),
+            now=req.now,
+        )
+
+    def mint(view: HttpRequestView) -> tuple[int, Any]:
+        return handle_token_request(issuer=tokens(view.server), headers=view.headers, body=view.body,
+                                    now=view.now, wall_now=datetime.now(UTC), cap_seconds=view.faults.token_ttl)
+
     return Route(
         name=wire.PROVIDER,
         paths=PATHS,
-        accept=_accept,
+        accept=accept,
         handle=handle,
         error_frame=_error_frame,
         rejection_body=_rejection_body,
+        http={TOKEN_PATH: {"POST": mint}},
+        check_options=check_options,
     )
 
 
@@ -119,12 +166,14 @@ class PulseHandler:
         self.finals: list[str] = []
         self.partial_text = ""
         self.in_utterance = False
-        self.chunks_since_interim = 0
+        self.transcriptions_sent = 0
+        redact = detected_language(self.cfg.language) in REDACTION_LANGUAGES
+        self.textform = TextForm(itn=self.cfg.itn_normalize, pii=self.cfg.redact_pii and redact,
+                                 pci=self.cfg.redact_pci and redact)
         self._word_cut_since: float | None = None
         self._level = 0.0
         self._tail_rms = 0.0
         self._quiet_run = 0.0
-        self._last_interim_at = 0.0
         self._pending_end: float | None = None  # VAD: speech end hidden by a forced final
         self._pending_at = 0.0
 
@@ -166,6 +215,9 @@ class PulseHandler:
         )
         if cfg.ignored:
             logger.debug("pulse session %s ignores unknown parameters %s", self.session_id, sorted(cfg.ignored))
+        if cfg.region_violation is not None:
+            await self._refuse_region()
+            return
         try:
             decoder = make_decoder(encoding=cfg.encoding, samplerate=cfg.sample_rate)
         except CodecError as exc:
@@ -208,6 +260,22 @@ class PulseHandler:
             # engine busy for up to 60 s). Only an engine call already running finishes.
             await feed.stop()
 
+    async def _refuse_region(self) -> None:
+        """The simulated host does not serve the language: the documented refusal, then `CLOSE_REGION`.
+
+        East Asian languages on the India host: a close "without a transcription frame"; South Indic
+        languages on the US host: the ``LANGUAGE_NOT_ENABLED_IN_REGION`` frame first (both [DOC], the
+        two region changelogs; the close code is [UNK], see `voicelab.providers.pulse.CLOSE_REGION`).
+        """
+        language = self.cfg.language or ""
+        logger.info("pulse session %s: %r is not served by this host (%s)", self.session_id, language,
+                    self.cfg.region_violation)
+        if self.cfg.region_violation == "language_not_enabled":
+            await self.ctx.send(wire.build_region_error(language=language))
+            await self.ctx.close(wire.CLOSE_REGION, "language not enabled in this region")
+        else:
+            await self.ctx.close(wire.CLOSE_REGION, "language not served in this region")
+
     # ----------------------------------------------------------------- engine side (EngineFeed callbacks)
 
     async def _on_control(self, kind: str) -> None:
@@ -221,19 +289,16 @@ class PulseHandler:
         if batch is None:  # the feed flushed a stream itself (only on a rate change, which Pulse never has)
             await self._events(events, reason=None)
             return
-        ctx = self.ctx
-        self.chunks_since_interim += batch.chunks
+        sent = self.transcriptions_sent
         await self._events(events, reason=None)
         self._track_level(batch.samples)
-        if (
-            self.in_utterance
-            and self.partial_text
-            and self.chunks_since_interim >= INTERIM_EVERY_CHUNKS
-            and ctx.clock() - self._last_interim_at >= INTERIM_REPEAT_GAP
-        ):
-            await self._send_interim(self.partial_text)
         await self._vad_pending_check()
         await self._word_limits()
+        # "For every chunk sent on the WebSocket, the server responds with a JSON message" [DOC: the
+        # response-format page]: a chunk the recognizer said nothing new about gets the current hypothesis
+        # again ("" between utterances). A batch holds several chunks when the engine caught up on a backlog.
+        for _ in range(batch.chunks - (self.transcriptions_sent - sent)):
+            await self._send_interim(self.partial_text)
 
     def _track_level(self, samples: np.ndarray) -> None:
         frame = max(1, self.stream.samplerate // 100)
@@ -281,10 +346,10 @@ class PulseHandler:
         return text.strip()
 
     async def _send_interim(self, text: str) -> None:
-        self.chunks_since_interim = 0
-        self._last_interim_at = self.ctx.clock()
+        self.transcriptions_sent += 1
         msg = wire.build_transcription(
-            config=self.cfg, session_id=self.session_id, transcript=self._fmt(text), is_final=False
+            config=self.cfg, session_id=self.session_id, transcript=self._fmt(text), is_final=False,
+            full_transcript=" ".join(self.finals),
         )
         await self.ctx.send(msg)
 
@@ -326,6 +391,12 @@ class PulseHandler:
             for w in f.words
         ]
         shown = self._fmt(text)
+        entities: list[str] = []
+        if self.textform.active:
+            words = self._transform_words(words)
+            spans = self.textform.apply(shown.split())
+            shown = " ".join(span.text for span in spans)
+            entities = [span.entity for span in spans if span.entity]
         if shown:
             self.finals.append(shown)
         msg = wire.build_transcription(
@@ -338,11 +409,26 @@ class PulseHandler:
             words=words,
             utterances=self._utterances(finals, words),
             full_transcript=" ".join(self.finals),
-            redacted_entities=[],
+            redacted_entities=entities,
         )
         self.partial_text = ""
-        self.chunks_since_interim = 0
+        self.transcriptions_sent += 1
         await self.ctx.send(msg)
+
+    def _transform_words(self, words: list[Word]) -> list[Word]:
+        """ITN and redaction on timed words: a replaced run becomes one word spanning it.
+
+        Placeholders are lower case, as in the vendor's ``words``; the transcript's pass advances the counters.
+        """
+        if not words:
+            return words
+        out: list[Word] = []
+        for span in self.textform.apply([w.word for w in words], commit=False):
+            run = words[span.first : span.last + 1]
+            confidences = [w.confidence for w in run if w.confidence is not None]
+            out.append(Word(word=span.text.lower() if span.entity else span.text, start=run[0].start,
+                            end=run[-1].end, confidence=min(confidences) if confidences else None))
+        return out
 
     def _utterances(self, finals: list[RecognizedFinal], words: list[Word]) -> list[Utterance]:
         if not self.cfg.sentence_timestamps or not finals:

@@ -24,21 +24,25 @@ from voicelab.protocols.wire import (
     lower_headers,
     parse_query,
 )
-from voicelab.providers.pulse.messages import PROVIDER
+from voicelab.providers.pulse.messages import CLOSE_INVALID_FRAME, CLOSE_REGION, PROVIDER
 from voicelab.providers.pulse.params import (
     ENDPOINTS,
     HOSTS,
+    MISSING_LANGUAGE_MESSAGE,
     MISSING_MODEL_MESSAGE,
     PULSE_PRO_MESSAGE,
     Endpoint,
     PulseParams,
     PulseSessionConfig,
-    Region,
+    check_endpoint_language,
     decode_query,
+    other_region,
     region_violation,
 )
+from voicelab.providers.pulse.tokens import AccessTokenIssuer, is_access_token
 
 __all__ = [
+    "EMULATOR_LIMIT_CLOSE_CODES",
     "AuthMethod",
     "accept_upgrade",
     "build_connect",
@@ -46,6 +50,7 @@ __all__ = [
     "closed",
     "explain_close",
     "explain_http_status",
+    "explain_region",
     "handshake_error",
 ]
 
@@ -62,16 +67,19 @@ def build_url(
     *,
     params: PulseParams | None = None,
     endpoint: Endpoint = "live",
-    region: Region = "india",
+    region: str = "india",
     base_url: str | None = None,
 ) -> str:
     """Build a Pulse WebSocket URL without credentials.
 
+    It formats what it is given; `build_connect` also checks what the endpoint requires (``language``
+    on live).
+
     Args:
         params: Query parameters (defaults to ``PulseParams()``, i.e. only ``model=pulse`` on live).
         endpoint: ``"live"`` (``/waves/v1/stt/live``) or ``"legacy"`` (``/waves/v1/pulse/get_text``).
-        region: ``"india"`` (``api.smallest.ai``) or ``"us"`` (``api.us.smallest.ai``);
-            ignored with ``base_url``.
+        region: ``"india"`` (``api.smallest.ai``), ``"india_pinned"`` (``api.india.smallest.ai``) or
+            ``"us"`` (``api.us.smallest.ai``); ignored with ``base_url``.
         base_url: ``ws://host:port`` or ``wss://host`` to use instead of the vendor host (e.g. the emulator).
 
     Returns:
@@ -105,7 +113,7 @@ def build_connect(
     api_key: str,
     params: PulseParams | None = None,
     endpoint: Endpoint = "live",
-    region: Region = "india",
+    region: str = "india",
     base_url: str | None = None,
     auth: AuthMethod = "bearer",
     check_region: bool = True,
@@ -114,28 +122,44 @@ def build_connect(
     """Build the upgrade request: URL, auth and headers.
 
     Args:
-        api_key: The API key or short-lived access token.
-        params: Query parameters.
+        api_key: The API key or a short-lived access token (``wat_…``, from
+            `voicelab.providers.pulse.tokens`).
+        params: Query parameters; ``language`` is required on live.
         endpoint: ``"live"`` or ``"legacy"``.
-        region: ``"india"`` or ``"us"`` (ignored with ``base_url``).
+        region: ``"india"``, ``"india_pinned"`` or ``"us"`` (ignored with ``base_url``).
         base_url: Override host, e.g. ``ws://127.0.0.1:8765`` for the emulator.
         auth: ``"bearer"`` (``Authorization: Bearer <key>``, default), ``"token"`` (``?token=``) or
-            ``"api_key"`` (``?api_key=``).
+            ``"api_key"`` (``?api_key=``). Access tokens travel as ``bearer`` or ``api_key`` only.
         check_region: Refuse a language the chosen vendor region does not serve.
         extra_headers: More upgrade headers.
 
     Returns:
         A `ConnectRequest` whose printed forms hide the key.
+
+    Raises:
+        ParameterError: Something the service would refuse: no ``language`` on live (or a
+            pre-recorded-only one), an access token on the legacy path or in ``?token=``, a language
+            the region does not serve, a bad endpoint, region or ``base_url``.
     """
     if not isinstance(api_key, str) or not api_key.strip():
         raise ParameterError(param="api_key", value="<empty>", allowed="a non-empty API key or access token")
     if auth not in AUTH_METHODS:
         raise ParameterError(param="auth", value=auth, allowed=AUTH_METHODS)
     params = params or PulseParams()
+    if endpoint in ENDPOINTS:
+        check_endpoint_language(params.language, endpoint)
+    if is_access_token(api_key):
+        if endpoint != "live":
+            raise ParameterError(param="endpoint", value=endpoint, allowed=("live",),
+                                 hint="access tokens are accepted on /waves/v1/stt/live only (the legacy path "
+                                 "answers 403); connect to live, or use the API key")
+        if auth == "token":
+            raise ParameterError(param="auth", value=auth, allowed=("bearer", "api_key"),
+                                 hint="send an access token as the Authorization: Bearer header or ?api_key=")
     if check_region and base_url is None:
         violation = region_violation(params.language, region)
         if violation is not None:
-            other = "us" if region == "india" else "india"
+            other = other_region(region)
             raise ParameterError(
                 param="language",
                 value=params.language,
@@ -166,20 +190,30 @@ def accept_upgrade(
     query: str | Mapping[str, str] = "",
     headers: Mapping[str, str] | None = None,
     api_keys: Collection[str] | None = None,
-    region: Region | None = None,
+    region: str | None = None,
     request_id: str | None = None,
+    tokens: AccessTokenIssuer | None = None,
+    now: float = 0.0,
 ) -> PulseSessionConfig | HandshakeRejection:
     """Validate an upgrade request as a Pulse server would (before sending ``101``).
 
-    Order of checks: path (404), credentials (401), ``model`` (400), other parameters (400).
+    Order of checks: path (404), credentials (401; an access token on a path that refuses tokens:
+    403), ``model`` (400), ``language`` (400 on live), other parameters (400).
+
+    Access tokens (``wat_…``) are accepted as the Bearer header or ``?api_key=``, on
+    ``/waves/v1/stt/live`` only, until they expire [DOC: the access-token documentation, see
+    `voicelab.providers.pulse.tokens`]; elsewhere the answer is 403, in ``?token=`` 401 [INF].
 
     Args:
         path: The request path (a query string on it is split off and merged with ``query``).
         query: The query string or mapping.
         headers: Request headers (any case).
         api_keys: Accepted credentials; ``None`` accepts any non-empty credential.
-        region: The simulated region, to flag languages it does not serve.
+        region: The simulated host (a key of `HOSTS`), to flag languages it does not serve; ``None``
+            flags none.
         request_id: Id for error bodies and ``x-request-id``; a UUID4 by default.
+        tokens: The access tokens minted so far; ``None`` refuses every ``wat_…`` credential.
+        now: The server clock (seconds), to check a token's expiry.
 
     Returns:
         The resolved `PulseSessionConfig`, or a `HandshakeRejection` to send instead of ``101``.
@@ -213,7 +247,16 @@ def accept_upgrade(
         credential, method = key_q, "api_key"
     if not credential:
         return _reject(401, {"message": "Unauthorized: No tokens provided"}, rid)
-    if api_keys is not None and credential not in api_keys:
+    access_token = is_access_token(credential)
+    if access_token:
+        state = "unknown" if tokens is None or method == "token" else tokens.check(credential, now=now)
+        if state != "valid":
+            logger.info("Pulse handshake rejected: access token %s", state if method != "token" else "in ?token=")
+            return _reject(401, {"error": "unauthorized"}, rid)
+        if endpoint != "live":
+            return _reject(403, {"error": "Forbidden: access tokens are not accepted on this route; "
+                                 "use an API key", "request_id": rid}, rid)
+    elif api_keys is not None and credential not in api_keys:
         return _reject(401, {"error": "unauthorized"}, rid)
 
     if endpoint == "live":
@@ -222,6 +265,9 @@ def accept_upgrade(
             return _reject(400, {"error": PULSE_PRO_MESSAGE, "request_id": rid}, rid)
         if model != "pulse":
             return _reject(400, {"error": MISSING_MODEL_MESSAGE, "request_id": rid}, rid)
+        if not values.get("language"):
+            return _reject(400, {"error": MISSING_LANGUAGE_MESSAGE, "request_id": rid,
+                                 "details": [{"param": "language"}]}, rid)
     try:
         params, ignored = decode_query(values, endpoint=endpoint)
     except ParameterError as exc:
@@ -230,6 +276,7 @@ def accept_upgrade(
         params,
         endpoint=endpoint,
         auth_method=method,
+        access_token=access_token,
         region_violation=region_violation(params.language, region),
         ignored=ignored,
     )
@@ -248,6 +295,22 @@ _AUTHENTICATION = f"{_PAGES}/api-reference/authentication"
 _ERROR_REFERENCE = f"{_PAGES}/documentation/troubleshooting/error-reference"
 _RESPONSE_FORMAT = f"{_PAGES}/documentation/speech-to-text-pulse/realtime-web-socket/response-format"
 _TROUBLESHOOTING = f"{_PAGES}/documentation/speech-to-text-pulse/realtime-web-socket/troubleshooting"
+_TOKENS_DOC = ("https://github.com/tryAGI/SmallestAI/blob/main/src/libs/SmallestAI/Generated/"
+               "SmallestAI.IAuthClient.CreateAccessToken.g.cs")
+_REGION_CHANGELOGS = (f"{_DOCS_REPO}/fern/products/waves/pages/changelog-entries/pulse-stt/"
+                      "2026-06-16-pulse-stt-asian-languages-us-region.mdx, "
+                      f"{_DOCS_REPO}/fern/products/waves/pages/changelog-entries/pulse-stt/"
+                      "2026-06-29-pulse-stt-south-indic-languages.mdx")
+_EMULATOR_DOC = "voicelab's emulator (docs/emulator.md, limits)"
+
+#: The close codes voicelab's emulator uses for its own limits (`voicelab.emulator.Limits`), which no
+#: vendor documents; the emulator core defines the same numbers, and `explain_close` explains each.
+EMULATOR_LIMIT_CLOSE_CODES: dict[str, int] = {
+    "max_frame_bytes": 1009,
+    "max_messages_per_second": 4001,
+    "max_session_seconds": 4002,
+    "idle_timeout": 4003,
+}
 
 _HTTP: dict[int, tuple[str, str, str, str]] = {
     400: (
@@ -269,8 +332,9 @@ _HTTP: dict[int, tuple[str, str, str, str]] = {
         "valid key without permission: wrong workspace or product, trial or usage limit, "
         "plan lacks the model, "
         "or an access token on a route that refuses tokens",
-        "check the plan and workspace of this key; use an API key on /pulse/get_text",
-        f"[DOC] {_ERROR_REFERENCE}",
+        "check the plan and workspace of this key; access tokens work on /waves/v1/stt/live only: "
+        "use the API key on /waves/v1/pulse/get_text, or connect to /waves/v1/stt/live",
+        f"[DOC] {_ERROR_REFERENCE}, {_TOKENS_DOC}",
     ),
     429: (
         "Rate or concurrency limit",
@@ -299,6 +363,15 @@ _CLOSE: dict[int, tuple[str, str, str, str]] = {
         "nothing to fix; wait for is_last:true before closing so the transcript is not truncated",
         f"[DOC] {_RESPONSE_FORMAT} (the server's code after is_last is [INF])",
     ),
+    CLOSE_INVALID_FRAME: (
+        "Unsupported data: a text frame that is not a control message, or audio that is not the declared "
+        "encoding",
+        "audio sent as text (base64 or JSON) instead of binary frames, an unknown message type, or bytes that "
+        "cannot be the declared encoding (e.g. a WAV header with encoding=ogg_opus)",
+        "send raw audio of the declared encoding as binary frames; text frames only for "
+        '{"type":"finalize"} and {"type":"close_stream"}',
+        "[INF] the error frame precedes the close (the AsyncAPI spec's error event); the code is RFC 6455's",
+    ),
     1006: (
         "Connection dropped without a close frame",
         "network instability, a server timeout, invalid audio, or a handshake failure seen by a browser",
@@ -312,11 +385,47 @@ _CLOSE: dict[int, tuple[str, str, str, str]] = {
         "close idle sessions, back off and retry, or raise the plan's limit",
         f"[DOC] {_LIVE_SPEC}",
     ),
+    1009: (
+        "Message too big",
+        "a frame larger than the server accepts (voicelab's emulator: over Limits.max_frame_bytes, 1 MiB by "
+        "default; the real service's limit is not documented)",
+        "send smaller chunks: 4096 bytes every 50-100 ms is recommended",
+        f"[INF] RFC 6455's code; {_EMULATOR_DOC}",
+    ),
     1011: (
         "Server internal error",
         "the provider hit an error during the session (not documented for Pulse)",
         "reconnect with backoff; report the session_id and time to support",
         "[INF]",
+    ),
+    4001: (
+        "voicelab emulator: message rate limit",
+        "more frames per second than the emulator allows (Limits.max_messages_per_second, 500 by default); "
+        "audio sent much faster than real time",
+        "pace audio at about real time (e.g. 4096 bytes every 128 ms at 16 kHz linear16)",
+        f"[INF] {_EMULATOR_DOC}; the real service's rate limit is not documented",
+    ),
+    4002: (
+        "voicelab emulator: session length limit",
+        "the session reached the emulator's Limits.max_session_seconds (3 h by default)",
+        "open a new connection for more audio",
+        f"[INF] {_EMULATOR_DOC}; the real service's session cap is not documented",
+    ),
+    4003: (
+        "voicelab emulator: idle timeout",
+        "no frame from the client for Limits.idle_timeout seconds (off by default)",
+        "keep sending audio (silence while muted), or close the session when done",
+        f"[INF] {_EMULATOR_DOC}; the real service's idle timeout is not documented",
+    ),
+    CLOSE_REGION: (
+        "Language not served in this region",
+        "the host does not serve the requested language: East Asian languages (zh, yue, ja, ko, multi-asian) are "
+        "served by the US host only (the India host closes without a transcription frame), South Indic ones "
+        "(ta, te, kn, ml, multi-south-indic) by the India host only (the US host sends "
+        "LANGUAGE_NOT_ENABLED_IN_REGION first)",
+        f"East Asian: region='us' (wss://{HOSTS['us']}); South Indic: region='india' "
+        f"(wss://{HOSTS['india']}) or 'india_pinned' (wss://{HOSTS['india_pinned']})",
+        f"[DOC] {_REGION_CHANGELOGS} (this close code is voicelab's emulator's choice [UNK])",
     ),
 }
 
@@ -394,3 +503,35 @@ def closed(*, code: int, reason: str = "") -> Closed:
     """
     exp = explain_close(code)
     return Closed(provider=PROVIDER, code=code, reason=reason, explanation=str(exp), clean=code == 1000)
+
+
+def explain_region(params: Mapping[str, Any], region: str) -> Explanation | None:
+    """Explain why the host of ``region`` will not serve the ``language`` in ``params`` (``None``: it will).
+
+    East Asian languages are served by the US host only (the India host closes without a frame);
+    South Indic languages by the India host only (the US host answers ``language_not_enabled``).
+    See `voicelab.providers.pulse.params.region_violation`.
+
+    Args:
+        params: Query parameters (``language`` is read; other keys are ignored).
+        region: ``"india"``, ``"india_pinned"`` or ``"us"``; other values are not judged.
+
+    Returns:
+        The explanation (``code`` is the region's way of refusing), or ``None``.
+    """
+    language = params.get("language")
+    if not isinstance(language, str) or region not in HOSTS:
+        return None
+    violation = region_violation(language, region)
+    if violation is None:
+        return None
+    other = other_region(region)
+    how = ("closes the connection without a frame" if violation == "close_without_frame"
+           else "answers with a language_not_enabled error")
+    return Explanation(
+        code=violation,
+        title=f"Language {language!r} is not served by the {region} host",
+        cause=f"{HOSTS[region]} ({region}) does not serve {language!r}: it {how}",
+        fix=f"use region={other!r} (wss://{HOSTS[other]}) for {language!r}",
+        evidence=f"[DOC] {_REGION_CHANGELOGS}",
+    )

@@ -28,12 +28,13 @@ from voicelab.protocols.events import (
     Word,
 )
 from voicelab.protocols.wire import JsonMessage, decode_json_object, encode_json
-from voicelab.providers.pulse.params import PulseSessionConfig
+from voicelab.providers.pulse.params import HOSTS, PulseSessionConfig, detected_language
 
 __all__ = [
     "CLOSE_AFTER_LAST",
     "CLOSE_CONCURRENCY",
     "CLOSE_INVALID_FRAME",
+    "CLOSE_REGION",
     "PROVIDER",
     "AudioFrame",
     "ClientFrame",
@@ -59,6 +60,11 @@ CLOSE_AFTER_LAST = 1000
 CLOSE_CONCURRENCY = 1008
 #: Close code after an error frame for an invalid text frame [INF].
 CLOSE_INVALID_FRAME = 1003
+#: Close code when the host does not serve the requested language (East Asian languages on the India
+#: host close "without a transcription frame"; South Indic ones on the US host after the
+#: ``LANGUAGE_NOT_ENABLED_IN_REGION`` frame). The vendor does not say which code [UNK]: this is a
+#: private-use code (4000-4999) of voicelab's, so that a client can tell this case from every other.
+CLOSE_REGION = 4100
 
 ControlKind = Literal["finalize", "close_stream", "end"]
 
@@ -96,7 +102,7 @@ def _is_error(msg: Mapping[str, Any]) -> bool:
 
 _ERROR_FIXES = {
     "LANGUAGE_NOT_ENABLED_IN_REGION": "South Indian languages are served by the India host: "
-    "use api.smallest.ai",
+    f"use {HOSTS['india']} or the India-pinned {HOSTS['india_pinned']} (region='india' or 'india_pinned')",
 }
 
 
@@ -202,8 +208,11 @@ def parse(message: str | bytes | Mapping[str, Any]) -> list[Event]:
     text = "" if text is None else str(text)
     session_id = msg.get("session_id")
     words = _words(msg.get("words"))
+    full = msg.get("full_transcript")
+    full_transcript = None if full is None else str(full)
     if not msg.get("is_final"):
-        return [Partial(provider=PROVIDER, raw=msg, text=text, words=words, session_id=session_id)]
+        return [Partial(provider=PROVIDER, raw=msg, text=text, words=words, session_id=session_id,
+                        full_transcript=full_transcript)]
     languages = msg.get("languages")
     final = Final(
         provider=PROVIDER,
@@ -214,7 +223,7 @@ def parse(message: str | bytes | Mapping[str, Any]) -> list[Event]:
         from_finalize=bool(msg.get("from_finalize", False)),
         language=msg.get("language"),
         languages=tuple(str(x) for x in languages) if isinstance(languages, list) else (),
-        full_transcript=msg.get("full_transcript"),
+        full_transcript=full_transcript,
         utterances=_utterances(msg.get("utterances")),
         redacted_entities=tuple(str(x) for x in msg.get("redacted_entities") or ()),
         session_id=session_id,
@@ -337,8 +346,11 @@ def build_transcription(
 
     Fields follow the configuration: ``transcription`` duplicates ``transcript`` on the live
     endpoint; ``words`` only with ``word_timestamps`` (speaker fields only with ``diarize``);
-    ``utterances`` only with ``sentence_timestamps``; ``language(s)`` and ``full_transcript``
-    (when enabled) only on finals; ``from_finalize`` only on finals with ``itn_normalize``.
+    ``utterances`` only with ``sentence_timestamps``; ``full_transcript`` on every transcription
+    event when enabled ("every transcription event also carries a cumulative ``full_transcript``"
+    [DOC: the AsyncAPI spec]); ``language(s)`` only on finals, where an aggregator's detected code
+    replaces its name [DOC: the response-format page]; ``from_finalize`` only on finals with
+    ``itn_normalize``.
 
     Args:
         config: The session's configuration.
@@ -349,9 +361,11 @@ def build_transcription(
         from_finalize: Whether the final answers a client ``finalize``.
         words: Word timings.
         utterances: Sentence segments.
-        language: The language, for finals (defaults to the configured one).
+        language: The language, for finals (default: the configured code, or for an aggregator or an
+            omitted language the detected one, `voicelab.providers.pulse.params.detected_language`).
         languages: Languages detected, for finals.
-        full_transcript: Concatenated finals so far, for finals when enabled.
+        full_transcript: The session's finals so far, joined (including this one on a final); sent
+            when enabled.
         redacted_entities: Placeholders, when redaction is on.
 
     Returns:
@@ -370,11 +384,11 @@ def build_transcription(
     if is_final:
         if config.itn_normalize:
             msg["from_finalize"] = from_finalize
-        lang = language or config.language or "en"
+        lang = language or detected_language(config.language)
         msg["language"] = lang
         msg["languages"] = list(languages) if languages is not None else [lang]
-        if config.full_transcript and full_transcript is not None:
-            msg["full_transcript"] = full_transcript
+    if config.full_transcript and full_transcript is not None:
+        msg["full_transcript"] = full_transcript
     if config.word_timestamps:
         msg["words"] = [_word_dict(w, diarize=config.diarize) for w in words]
     if config.sentence_timestamps:

@@ -18,33 +18,49 @@ from voicelab.encoding_names import ENCODING_ALIASES
 from voicelab.protocols.errors import ParameterError
 
 __all__ = [
+    "AGGREGATORS",
     "BOOL_PARAMS",
     "ENCODINGS",
     "ENDPOINTS",
     "EU_BETA_LANGUAGES",
+    "HOSTS",
+    "INDIA_ONLY_LANGUAGES",
     "LANGUAGES",
+    "LIVE_LANGUAGES",
+    "MISSING_LANGUAGE_MESSAGE",
     "PULSE_PRO_MESSAGE",
+    "REGION_RULES",
     "SAMPLE_RATES",
     "US_ONLY_LANGUAGES",
-    "INDIA_ONLY_LANGUAGES",
     "Endpoint",
     "PulseParams",
     "PulseSessionConfig",
     "Region",
+    "check_endpoint_language",
     "decode_query",
+    "detected_language",
     "encode_keywords",
+    "other_region",
     "region_violation",
 ]
 
 logger = logging.getLogger("voicelab.providers.pulse")
 
 Endpoint = Literal["live", "legacy"]
-Region = Literal["india", "us"]
+Region = Literal["india", "india_pinned", "us"]
 
 #: URL path of each endpoint [DOC: the AsyncAPI specs of both paths].
 ENDPOINTS: dict[str, str] = {"live": "/waves/v1/stt/live", "legacy": "/waves/v1/pulse/get_text"}
-#: Host of each region [DOC: the AsyncAPI spec].
-HOSTS: dict[str, str] = {"india": "api.smallest.ai", "us": "api.us.smallest.ai"}
+#: Host of each region. ``india`` is the default host, which the AsyncAPI spec calls the India
+#: (ap-south-1) host [DOC]; ``us`` is Oregon [DOC]; ``india_pinned`` is the India-pinned Mumbai host
+#: the access-token documentation names [DOC], generated from the vendor's OpenAPI spec:
+#: https://github.com/tryAGI/SmallestAI/blob/main/src/libs/SmallestAI/Generated/SmallestAI.IAuthClient.CreateAccessToken.g.cs
+#: (the limits page says the default host routes to the nearest cluster, so a client that must reach
+#: India whatever its location uses ``india_pinned``).
+HOSTS: dict[str, str] = {"india": "api.smallest.ai", "us": "api.us.smallest.ai",
+                         "india_pinned": "api.india.smallest.ai"}
+#: Which region's language rules each host follows (see `region_violation`).
+REGION_RULES: dict[str, str] = {"india": "india", "india_pinned": "india", "us": "us"}
 
 SINGLE_LANGUAGES: tuple[str, ...] = (
     "en",
@@ -79,6 +95,20 @@ LANGUAGES: tuple[str, ...] = (
     "multi-eu",
     "multi",
 )
+#: The ``language`` values ``/waves/v1/stt/live`` takes: its AsyncAPI enum, 21 codes and three aggregators
+#: [DOC]. ``multi-eu`` and ``multi`` are pre-recorded only there (the language-detection page) and are
+#: accepted on the legacy path alone (the vendor's live probe used them there [VND]).
+LIVE_LANGUAGES: tuple[str, ...] = (*SINGLE_LANGUAGES, "north_indic", "multi-asian", "multi-south-indic")
+#: Auto-detecting ``language`` values and the codes each detects among [DOC: the language-detection page,
+#: https://docs.smallest.ai/models/documentation/speech-to-text-pulse/features/language-detection].
+#: Finals then carry the detected code, never the aggregator's name [DOC: the response-format page].
+AGGREGATORS: dict[str, tuple[str, ...]] = {
+    "north_indic": ("en", "hi", "gu", "mr", "bn", "or"),
+    "multi-asian": ("zh", "yue", "ko", "ja", "en"),
+    "multi-south-indic": ("ta", "te", "kn", "ml", "en"),
+    "multi-eu": ("en", "de", "es", "ru", "it", "fr", "nl", "pt"),
+    "multi": ("en",),  # only in the vendor's probe [VND]; what it detects among is not documented
+}
 EU_BETA_LANGUAGES: frozenset[str] = frozenset({"de", "es", "ru", "it", "fr", "nl", "pt"})
 #: Languages served only by the US host [DOC] (see `region_violation`).
 US_ONLY_LANGUAGES: frozenset[str] = frozenset({"zh", "yue", "ja", "ko", "multi-asian"})
@@ -92,6 +122,10 @@ MODELS: tuple[str, ...] = ("pulse",)
 NUMERALS: tuple[str, ...] = ("true", "false", "auto")
 PULSE_PRO_MESSAGE = "Pulse Pro has no streaming transport. Use POST /waves/v1/stt/?model=pulse-pro instead."
 MISSING_MODEL_MESSAGE = "Missing required query param: model. Supported values: pulse | pulse-pro."
+#: The 400 text for a live upgrade without ``language`` (required by the AsyncAPI spec [DOC]; the wording
+#: copies the ``model`` message's [INF]).
+MISSING_LANGUAGE_MESSAGE = ("Missing required query param: language. Supported values: "
+                            + " | ".join(LIVE_LANGUAGES) + ".")
 MAX_KEYWORDS = 10_000
 _EXTERNAL_ID_RE = re.compile(r"^[a-zA-Z0-9_\-.]+$")
 
@@ -133,6 +167,57 @@ def _check_language(value: object) -> str:
     if not isinstance(value, str) or value not in LANGUAGES:
         raise ParameterError(param="language", value=value, allowed=LANGUAGES)
     return value
+
+
+def check_endpoint_language(language: str | None, endpoint: Endpoint) -> None:
+    """Check ``language`` against what an endpoint takes (the client and the server half agree on it).
+
+    ``/waves/v1/stt/live`` requires ``language``, one of `LIVE_LANGUAGES` [DOC: the AsyncAPI spec,
+    https://github.com/smallest-inc/smallest-ai-documentation/blob/main/fern/apis/waves/asyncapi/stt-live-ws.yaml];
+    the legacy ``/waves/v1/pulse/get_text`` keeps its old behaviour: optional, and ``multi-eu``/``multi``
+    allowed [VND: the vendor's probe used both there].
+
+    Args:
+        language: The requested language (``None``: omitted).
+        endpoint: ``"live"`` or ``"legacy"``.
+
+    Raises:
+        ParameterError: ``language`` is missing on live, or not one live takes.
+    """
+    if endpoint != "live":
+        return
+    if language is None:
+        raise ParameterError(param="language", value=None, allowed=LIVE_LANGUAGES,
+                             hint="language is required on /waves/v1/stt/live (e.g. language='en'); "
+                             "an aggregator such as north_indic detects the language")
+    if language not in LIVE_LANGUAGES:
+        raise ParameterError(param="language", value=language, allowed=LIVE_LANGUAGES,
+                             hint=f"{language!r} is for pre-recorded audio (POST /waves/v1/stt/) or the legacy "
+                             "/waves/v1/pulse/get_text path; streaming on /waves/v1/stt/live detects languages "
+                             "with north_indic, multi-asian or multi-south-indic")
+
+
+def detected_language(language: str | None, *, heard: str = "en") -> str:
+    """The ``language`` a final reports: the pinned code, or what an aggregator detected.
+
+    [DOC: the response-format page] "set to the specified language, or the detected language if
+    ``language`` is set to a regional aggregator"
+    (https://docs.smallest.ai/models/documentation/speech-to-text-pulse/realtime-web-socket/response-format).
+    An omitted language (legacy path only) auto-detects too [INF].
+
+    Args:
+        language: The requested language (``None``: omitted).
+        heard: The language the recognizer heard (the emulator's recognizers are English: ``"en"``).
+
+    Returns:
+        A language code, never an aggregator's name.
+    """
+    if language is None:
+        return heard
+    covers = AGGREGATORS.get(language)
+    if covers is None:
+        return language
+    return heard if heard in covers else covers[0]
 
 
 def _check_encoding(value: object) -> str:
@@ -354,11 +439,12 @@ class PulseSessionConfig:
 
     Attributes:
         endpoint: ``"live"`` or ``"legacy"``.
-        language: The requested language; ``None`` when omitted (routes to ``multi-eu``).
+        language: The requested language; ``None`` when omitted (legacy path only; auto-detects).
         sample_rate: Hz.
         encoding: One of `ENCODINGS`.
         vad_events: Effective VAD-events switch (``vad_events`` wins over ``vad``).
         auth_method: ``"bearer"``, ``"token"`` or ``"api_key"``.
+        access_token: Whether the credential is a short-lived access token (``wat_…``), not an API key.
         region_violation: ``"close_without_frame"``/``"language_not_enabled"`` when the
             language is not served by the region, else ``None``.
         ignored: Unknown query parameters (accepted and ignored, as the real server does).
@@ -388,6 +474,7 @@ class PulseSessionConfig:
     external_session_id: str | None = None
     numerals: str = "auto"
     auth_method: str = "bearer"
+    access_token: bool = False
     region_violation: str | None = None
     ignored: Mapping[str, str] = field(default_factory=dict)
 
@@ -403,7 +490,8 @@ class PulseSessionConfig:
         Args:
             params: The parameters as sent.
             endpoint: Which path the client connected to.
-            **extra: Other `PulseSessionConfig` fields (``auth_method``, ``region_violation``, ``ignored``).
+            **extra: Other `PulseSessionConfig` fields (``auth_method``, ``access_token``, ``region_violation``,
+                ``ignored``).
 
         Returns:
             The resolved configuration.
@@ -465,7 +553,8 @@ def decode_query(query: Mapping[str, str], *, endpoint: Endpoint) -> tuple[Pulse
         The parameters and a dict of unknown parameters (accepted and ignored).
 
     Raises:
-        ParameterError: A known parameter has an invalid value.
+        ParameterError: A known parameter has an invalid value, or ``language`` is missing or not
+            streamable on live (`check_endpoint_language`).
     """
     kwargs: dict[str, Any] = {}
     ignored: dict[str, str] = {}
@@ -494,10 +583,17 @@ def decode_query(query: Mapping[str, str], *, endpoint: Endpoint) -> tuple[Pulse
             kwargs[key] = text
     if endpoint == "legacy":
         kwargs["model"] = None
-    return PulseParams(**kwargs), ignored
+    params = PulseParams(**kwargs)
+    check_endpoint_language(params.language, endpoint)
+    return params, ignored
 
 
-def region_violation(language: str | None, region: Region | None) -> str | None:
+def other_region(region: str) -> str:
+    """The region whose host serves what ``region``'s host does not (``us`` ↔ ``india``)."""
+    return "india" if REGION_RULES.get(region) == "us" else "us"
+
+
+def region_violation(language: str | None, region: str | None) -> str | None:
     """Say how a region rejects a language it does not serve.
 
     Documented in two changelog entries [DOC]: East Asian languages on the US host only,
@@ -507,16 +603,18 @@ def region_violation(language: str | None, region: Region | None) -> str | None:
 
     Args:
         language: The requested language.
-        region: ``"india"`` (``api.smallest.ai``) or ``"us"`` (``api.us.smallest.ai``), or ``None``.
+        region: A key of `HOSTS` (``"india"``: ``api.smallest.ai``, ``"india_pinned"``:
+            ``api.india.smallest.ai``, ``"us"``: ``api.us.smallest.ai``), or ``None`` (not judged).
 
     Returns:
         ``"close_without_frame"`` (East Asian on India), ``"language_not_enabled"``
         (South Indian on US), or ``None``.
     """
-    if language is None or region is None:
+    rules = REGION_RULES.get(region) if region is not None else None
+    if language is None or rules is None:
         return None
-    if region == "india" and language in US_ONLY_LANGUAGES:
+    if rules == "india" and language in US_ONLY_LANGUAGES:
         return "close_without_frame"
-    if region == "us" and language in INDIA_ONLY_LANGUAGES:
+    if rules == "us" and language in INDIA_ONLY_LANGUAGES:
         return "language_not_enabled"
     return None

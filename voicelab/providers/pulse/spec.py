@@ -6,11 +6,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from voicelab.audio.targets import Target
+from voicelab.protocols.wire import HttpRequest
 from voicelab.providers.pulse.driver import make_driver
-from voicelab.providers.pulse.handshake import AUTH_METHODS, closed, explain_close, explain_http_status
+from voicelab.providers.pulse.handshake import (
+    AUTH_METHODS,
+    closed,
+    explain_close,
+    explain_http_status,
+    explain_region,
+)
 from voicelab.providers.pulse.messages import PROVIDER, parse
 from voicelab.providers.pulse.params import ENCODINGS, ENDPOINTS, HOSTS, SAMPLE_RATES
-from voicelab.providers.spec import ProviderSpec
+from voicelab.providers.pulse.tokens import DEFAULT_TTL_SECONDS, TOKEN_PATH, build_token_request, parse_token_response
+from voicelab.providers.spec import ProviderSpec, TokenMinting
 
 __all__ = ["SPEC", "TARGET"]
 
@@ -36,6 +44,15 @@ def _declare_audio(params: Mapping[str, Any], *, samplerate: int, encoding: str)
     return {"sample_rate": samplerate, "encoding": encoding, **params}
 
 
+def _token_request(*, api_key: str, base_url: str | None, region: str | None, ttl_seconds: int) -> HttpRequest:
+    """``POST /waves/v1/auth/token`` with ``{"ttl_seconds": N}`` on the region's host (tokens are region-bound)."""
+    return build_token_request(api_key=api_key, ttl_seconds=ttl_seconds, region=region or "india", base_url=base_url)
+
+
+def _token_of(body: bytes) -> str:
+    return parse_token_response(body).access_token
+
+
 SPEC = ProviderSpec(
     name=PROVIDER,
     title="Smallest AI Pulse STT",
@@ -44,7 +61,8 @@ SPEC = ProviderSpec(
     hosts={region: f"wss://{host}" for region, host in HOSTS.items()},
     default_region="india",
     paths=ENDPOINTS,
-    required_query={"live": {"model": "pulse"}},
+    # the AsyncAPI spec requires model and language on live; "en" is what voicelab's driver asks for
+    required_query={"live": {"model": "pulse", "language": "en"}},
     auth_forms=AUTH_METHODS,
     target=TARGET,
     parse=parse,
@@ -52,6 +70,9 @@ SPEC = ProviderSpec(
     explain_close=explain_close,
     explain_status=explain_http_status,
     make_driver=make_driver,
+    token=TokenMinting(build_request=_token_request, parse_response=_token_of, path=TOKEN_PATH,
+                       ttl_seconds=DEFAULT_TTL_SECONDS),
     emulator="voicelab.providers.pulse.emulator:route",
     declare_audio=_declare_audio,
+    check_region=explain_region,
 )

@@ -2,11 +2,12 @@
 
 Modules, by what they hold:
 
-* `route`: the `voicelab.emulator.server.Route` the emulator hosts (``/v1/ws`` and ``GET /v1/token``);
+* `route`: the `voicelab.emulator.server.Route` the emulator hosts (``/v1/ws``, ``GET /v1/token``, the stored
+  agents of ``/v1/agents`` and the Sessions API of ``/v1/sessions``);
 * `handler`: `handle` and `AgentConnection`, the receive loop and session lifecycle (asyncio);
 * `listener`: input audio → the shared recognizer (`voicelab.emulator.engine_feed`) → user-turn events;
-* `responder`: replies with paced audio, barge-in and the echo check;
-* `tools`: ``tool.call`` / ``tool.result`` and tool timeouts;
+* `responder`: replies with paced audio, barge-in, hold mode and the echo check;
+* `tools`: ``tool.call`` / ``tool.result``, tool timeouts and the hold of a ``hold`` tool;
 * `parking`: what a dropped session keeps for ``session.resume``;
 * `settings`: views of the applied session configuration; `ids`: item and reply ids;
 * `tts`, `brain`, `echo`: synchronous parts free of network I/O (speech synthesis, which runs a

@@ -142,6 +142,10 @@ DEFAULT_RULES: tuple[Rule, ...] = (
 )
 
 
+#: ``reply.create`` instructions that dictate the words: ``Say: …``, ``Tell the user …``.
+_SAY = re.compile(r"^(?:please\s+)?(?:say|tell (?:them|the user|the customer|the caller))\b[\s:,]*(.+)$", re.IGNORECASE)
+
+
 class _SafeDict(dict[str, Any]):
     def __missing__(self, key: str) -> Any:
         raise KeyError(key)
@@ -342,6 +346,24 @@ class Brain:
         self._pending.clear()
         return dropped
 
+    def plan_instruction(self, instructions: str | None) -> Plan:
+        """The reply to ``reply.create`` outside a hold: a tool call when the instructions ask for one.
+
+        Instructions matching a rule that calls a *declared* tool give that `CallTool` (an LLM agent
+        may call a tool from one-shot instructions [INF]); anything else is `respond_to_instruction`.
+
+        Args:
+            instructions: The ``reply.create`` ``instructions``, if any.
+        """
+        text = " ".join((instructions or "").split())
+        for rule in () if _SAY.match(text) else self.rules:
+            if rule.tool is None or rule.tool not in self.tools:
+                continue
+            groups = rule.match(text)
+            if groups is not None:
+                return self._call(rule, {"text": text, **groups}, groups)
+        return self.respond_to_instruction(instructions)
+
     def respond_to_instruction(self, instructions: str | None) -> Say:
         """A one-shot reply for ``reply.create``.
 
@@ -354,9 +376,7 @@ class Brain:
         if not instructions or not instructions.strip():
             return Say("Is there anything else I can help you with?")
         text = " ".join(instructions.split())
-        m = re.match(
-            r"^(?:please\s+)?(?:say|tell (?:them|the user|the customer|the caller))\b[\s:,]*(.+)$", text, re.IGNORECASE
-        )
+        m = _SAY.match(text)
         if m:
             said = m.group(1).strip().strip("\"'“”").strip()
             return Say(said[0].upper() + said[1:] if said else "Okay.")

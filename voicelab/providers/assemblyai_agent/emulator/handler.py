@@ -13,6 +13,10 @@ fields, ``session.end``), sends its replies, and hands each event to the part th
 * `parking`: a connection that drops without ``session.end`` parks its session for
   ``session.resume``.
 
+With the route's stores (`handle`'s ``agents`` and ``history``), ``session.update {"agent_id": …}``
+binds a stored agent, and every session is recorded for the Sessions API: its configuration when
+ready, its timeline as it runs, and how it ended.
+
 No part ever blocks the event loop: recognition and speech synthesis run in the server's engine
 thread pool. When the connection ends, every task it started is cancelled and awaited.
 """
@@ -28,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from voicelab.providers import assemblyai_agent as wire
 from voicelab.providers.assemblyai_agent.emulator import parking, settings
 from voicelab.providers.assemblyai_agent.emulator.brain import Brain
-from voicelab.providers.assemblyai_agent.emulator.listener import Listener
+from voicelab.providers.assemblyai_agent.emulator.listener import Listener, UserTurn
 from voicelab.providers.assemblyai_agent.emulator.responder import Job, Responder
 from voicelab.providers.assemblyai_agent.emulator.tools import ToolCalls
 from voicelab.providers.assemblyai_agent.emulator.tts import SyntheticSynthesizer, synthesizer
@@ -44,14 +48,22 @@ logger = logging.getLogger("voicelab.providers.assemblyai_agent.emulator")
 _EXPIRY_POLL_SECONDS = 60.0
 
 
-async def handle(conn: Any, ctx: ConnectionContext) -> None:
+async def handle(
+    conn: Any,
+    ctx: ConnectionContext,
+    *,
+    agents: wire.AgentStore | None = None,
+    history: wire.SessionHistory | None = None,
+) -> None:
     """Serve one Voice Agent connection (the handler of the emulator's Voice Agent route).
 
     Args:
         conn: The websockets server connection (``ctx.conn``; unused directly).
         ctx: The connection context; ``ctx.config`` is the `AuthOk` or `AuthFailure` of the upgrade.
+        agents: The stored agents ``agent_id`` binds; ``None``: every ``agent_id`` is unknown.
+        history: Where sessions are recorded for the Sessions API; ``None`` records nothing.
     """
-    await AgentConnection(ctx).run()
+    await AgentConnection(ctx, agents=agents, history=history).run()
 
 
 class AgentConnection:
@@ -59,24 +71,41 @@ class AgentConnection:
 
     Args:
         ctx: The connection context from `EmulatorServer`.
+        agents: The stored agents ``agent_id`` binds, if any.
+        history: Where the session is recorded for the Sessions API, if anywhere.
     """
 
-    def __init__(self, ctx: ConnectionContext) -> None:
+    def __init__(
+        self,
+        ctx: ConnectionContext,
+        *,
+        agents: wire.AgentStore | None = None,
+        history: wire.SessionHistory | None = None,
+    ) -> None:
         self.ctx = ctx
         self.auth: Any = ctx.config
+        self.agents = agents
+        self.history = history
         self.session: wire.AgentServerSession | None = None
         self.brain: Brain | None = None
         self.deadline: float | None = None
         self.greeted = False
         self.ended = False
+        self.timeline: wire.Timeline | None = None
+        self._recorded = False  # the session's end is in the history
         self._resumed: parking.ParkedSession | None = None
         self._expiry: asyncio.Task[None] | None = None
-        self.tools = ToolCalls(ctx)
+        self.tools = ToolCalls(ctx, timeline=lambda: self.timeline)
         self.listener = Listener(
             ctx, config=lambda: self.config, on_speech_started=self._on_speech_started, on_turn=self._on_turn
         )
         self.responder = Responder(
-            ctx, config=lambda: self.config, brain=lambda: self.brain, listener=self.listener, tools=self.tools
+            ctx,
+            config=lambda: self.config,
+            brain=lambda: self.brain,
+            listener=self.listener,
+            tools=self.tools,
+            timeline=lambda: self.timeline,
         )
 
     def __repr__(self) -> str:
@@ -99,7 +128,10 @@ class AgentConnection:
             await ctx.close(auth.close_code, "unauthorized")
             return
         self.session = wire.AgentServerSession(
-            session_id=wire.new_session_id(), started_at=time.time(), resumable=self._resumable
+            session_id=wire.new_session_id(),
+            started_at=time.time(),
+            resumable=self._resumable,
+            agents=self.agents.session_config if self.agents is not None else None,
         )
         self.deadline = auth.session_deadline
         try:
@@ -110,7 +142,8 @@ class AgentConnection:
                     break
         finally:
             await self._shutdown()
-            self._park()
+            parked = self._park()
+            self._record_close(parked=parked)
 
     async def _frame(self, frame: str | bytes) -> bool:
         """Handle one client frame; True when the connection must stop reading."""
@@ -146,7 +179,7 @@ class AgentConnection:
         elif isinstance(event, wire.ToolResult):
             await self._on_tool_result(event.call_id, event.result)
         elif isinstance(event, wire.ReplyCreate):
-            self.responder.queue(Job("create", text=event.instructions))
+            self.responder.create(event.instructions)
         return False
 
     async def _error(self, code: str, message: str, param: str | None = "audio") -> None:
@@ -160,6 +193,9 @@ class AgentConnection:
             await self.ctx.send(reply)
         sid = self.session.session_id if self.session else None
         logger.info("agent session %s: %s (close %s)", sid, reason, step.close_code)
+        if self.history is not None and sid is not None and not self._recorded:
+            self._recorded = True
+            self.history.end(sid, how="end" if step.close_code == 1000 else "expired", now=time.time())
         await self.ctx.close(step.close_code or 1000, reason)
 
     # ----------------------------------------------------------------- ready / resume
@@ -187,6 +223,11 @@ class AgentConnection:
         else:
             self.brain = Brain.from_session(session.config)
         ctx.session_id = session.session_id
+        if self.history is not None:
+            record = self.history.start(
+                session.session_id, agent_id=session.agent_id, config=session.config, now=time.time()
+            )
+            self.timeline = record.timeline
         synth = await ctx.run_engine(synthesizer)
         logger.info(
             "agent session %s %s: input %s, output %s voice %s, engine %s, speech %s%s",
@@ -209,6 +250,8 @@ class AgentConnection:
         return False
 
     def _on_update(self, update: Mapping[str, Any]) -> None:
+        if self.timeline is not None:
+            self.timeline.config_change(update, now=time.time())
         brain = self.brain
         if brain is None:
             return
@@ -219,14 +262,26 @@ class AgentConnection:
         if isinstance(update.get("input"), Mapping) and "turn_detection" in update["input"]:
             logger.debug("turn_detection changed; endpointing applies from the next recognizer stream")
 
-    def _park(self) -> None:
+    def _park(self) -> bool:
         """Keep a dropped session for ``session.resume`` (not after ``session.end`` or an error close)."""
         session = self.session
         if self.ended or session is None or not session.ready or session.ended or self.brain is None:
-            return
-        parking.park(
+            return False
+        return parking.park(
             self.ctx, session, brain=self.brain, owner=self.auth.owner, deadline=self.deadline, greeted=self.greeted
         )
+
+    def _record_close(self, *, parked: bool) -> None:
+        """Tell the Sessions API how a ready session's connection ended (once)."""
+        session, history = self.session, self.history
+        if history is None or session is None or not session.ready or self.timeline is None or self._recorded:
+            return
+        self._recorded = True
+        if parked:
+            grace = self.ctx.server.config.resume_grace_seconds
+            history.dropped(session.session_id, now=time.time(), grace_seconds=grace)
+        else:
+            history.end(session.session_id, how="error", now=time.time())
 
     async def _expire(self) -> None:
         assert self.deadline is not None and self.session is not None
@@ -245,12 +300,18 @@ class AgentConnection:
     async def _on_speech_started(self) -> None:
         await self.responder.barge_in()
 
-    def _on_turn(self, text: str) -> None:
-        self.responder.queue(Job("user", text=text))
+    def _on_turn(self, turn: UserTurn) -> None:
+        if self.timeline is not None:
+            self.timeline.user_turn(
+                item_id=turn.item_id, text=turn.text, started_at=turn.started_at, ended_at=turn.ended_at
+            )
+        self.responder.user_turn(turn.text)
 
     async def _on_tool_result(self, call_id: str, result: str) -> None:
         route = self.tools.route_result(call_id, result, brain=self.brain)
         if route == "resumed":  # a call made before a resume: nobody waits for it here, answer it now
+            if self.timeline is not None:
+                self.timeline.tool_result(call_id, result=result, now=time.time())
             self.responder.queue(Job("tool_result", text=result, call_id=call_id))
         elif route == "unknown":
             await self._error(

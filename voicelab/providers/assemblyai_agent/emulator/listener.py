@@ -9,6 +9,13 @@ recognizer through the shared `voicelab.emulator.engine_feed.EngineFeed` (batchi
 ``transcript.user`` [DOC] (https://www.assemblyai.com/docs/voice-agents/voice-agent-api/events-reference).
 It keeps the last `ECHO_WINDOW_SECONDS` of input for the echo check at barge-in.
 
+While a ``hold`` tool runs, `hold` keeps ``transcript.user.delta`` / ``transcript.user`` back and
+`release` flushes them when the hold ends: "``transcript.user.delta`` / ``transcript.user`` are NOT
+emitted in real time during a hold — they flush when the hold ends" [VND]
+(https://github.com/AssemblyAI/assemblyai-skill/blob/main/skills/assemblyai/references/voice-agents.md).
+``input.speech.started`` / ``input.speech.stopped`` still go out at once [INF: the skill names
+only the transcripts].
+
 Choices where the vendor docs are silent ([INF]):
 
 * ``input.audio`` starting with a RIFF/WAVE header gets ``invalid_audio`` (the troubleshooting
@@ -21,6 +28,7 @@ Choices where the vendor docs are silent ([INF]):
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -40,6 +48,7 @@ from voicelab.emulator.recognizers import (
     SpeechStart,
 )
 from voicelab.errors import CodecError
+from voicelab.protocols.wire import JsonMessage
 from voicelab.providers import assemblyai_agent as wire
 from voicelab.providers.assemblyai_agent.config import ENCODING_RATES
 from voicelab.providers.assemblyai_agent.emulator import settings
@@ -48,13 +57,30 @@ from voicelab.providers.assemblyai_agent.emulator.ids import new_id
 if TYPE_CHECKING:
     from voicelab.emulator.server import ConnectionContext
 
-__all__ = ["ECHO_WINDOW_SECONDS", "CapturedInput", "Listener"]
+__all__ = ["ECHO_WINDOW_SECONDS", "CapturedInput", "Listener", "UserTurn"]
 
 #: Seconds of recent input audio kept for the echo check at barge-in.
 ECHO_WINDOW_SECONDS = 2.0
 #: Least input, in seconds after a reply started, worth an echo check.
 MIN_ECHO_INPUT_SECONDS = 0.2
 _WAV_MAGIC = b"RIFF"
+
+
+@dataclass(frozen=True)
+class UserTurn:
+    """A finished user turn (what ``transcript.user`` carries, and when the user spoke).
+
+    Attributes:
+        text: The final transcript.
+        item_id: Its ``item_id``.
+        started_at: When ``input.speech.started`` went out (seconds since the epoch), if it did.
+        ended_at: When the final arrived (seconds since the epoch).
+    """
+
+    text: str
+    item_id: str
+    started_at: float | None
+    ended_at: float
 
 
 @dataclass(frozen=True)
@@ -80,7 +106,7 @@ class Listener:
         config: Returns the applied session configuration (read when a recognizer stream opens).
         on_speech_started: Awaited when the user starts speaking, after ``input.speech.started``
             (the barge-in hook).
-        on_turn: Called with the text of each finished user turn, after ``transcript.user``.
+        on_turn: Called with each finished `UserTurn`, after ``transcript.user`` (sent, or held).
     """
 
     def __init__(
@@ -89,7 +115,7 @@ class Listener:
         *,
         config: Callable[[], Mapping[str, Any]],
         on_speech_started: Callable[[], Awaitable[None]],
-        on_turn: Callable[[str], None],
+        on_turn: Callable[[UserTurn], None],
     ) -> None:
         self._ctx = ctx
         self._config = config
@@ -100,6 +126,8 @@ class Listener:
         self._decoder_encoding: str | None = None
         self._in_turn = False
         self._item_id = ""
+        self._turn_started_at: float | None = None
+        self._held: list[JsonMessage] | None = None
         self._recent: deque[npt.NDArray[np.float32]] = deque()
         self._recent_rate = 0
         self.arrived = 0
@@ -119,6 +147,34 @@ class Listener:
     async def stop(self) -> None:
         """Stop recognition: queued audio is dropped and the recognizer stream closed."""
         await self._feed.stop()
+
+    # ----------------------------------------------------------------- hold
+
+    @property
+    def holding(self) -> bool:
+        """Whether user transcripts are being held back (a ``hold`` tool runs)."""
+        return self._held is not None
+
+    def hold(self) -> None:
+        """Hold ``transcript.user.delta`` / ``transcript.user`` back until `release`."""
+        if self._held is None:
+            self._held = []
+
+    async def release(self) -> None:
+        """Send the held transcripts, in order, and stop holding."""
+        while self._held:
+            await self._ctx.send(self._held.pop(0))
+        self._held = None
+
+    def drop_held(self) -> None:
+        """Stop holding without sending (the connection is going away)."""
+        self._held = None
+
+    async def _transcript(self, message: JsonMessage) -> None:
+        if self._held is not None:
+            self._held.append(message)
+        else:
+            await self._ctx.send(message)
 
     # ----------------------------------------------------------------- input audio
 
@@ -190,16 +246,17 @@ class Listener:
             if isinstance(ev, SpeechStart | RecognizedPartial) and not self._in_turn:
                 self._in_turn = True
                 self._item_id = new_id("item")
+                self._turn_started_at = time.time()
                 await send(wire.speech_started())
                 await self._on_speech_started()
             if isinstance(ev, RecognizedPartial):
-                await send(wire.user_transcript_delta(text=ev.text))
+                await self._transcript(wire.user_transcript_delta(text=ev.text))
             elif isinstance(ev, SpeechEnd | RecognizedFinal) and self._in_turn:
                 self._in_turn = False
                 await send(wire.speech_stopped())
             if isinstance(ev, RecognizedFinal):
                 text = ev.text.strip()
                 item = self._item_id or new_id("item")
-                self._item_id = ""
-                await send(wire.user_transcript(text=text, item_id=item))
-                self._on_turn(text)
+                started, self._item_id, self._turn_started_at = self._turn_started_at, "", None
+                await self._transcript(wire.user_transcript(text=text, item_id=item))
+                self._on_turn(UserTurn(text=text, item_id=item, started_at=started, ended_at=time.time()))

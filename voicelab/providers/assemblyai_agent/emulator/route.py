@@ -1,17 +1,29 @@
-"""The AssemblyAI Voice Agent route of the emulator: ``/v1/ws`` and its token endpoint ``GET /v1/token``.
+"""The AssemblyAI Voice Agent route of the emulator: ``/v1/ws`` and the REST endpoints beside it.
 
-`route` builds the `Route` the emulator hosts (named by `voicelab.providers.assemblyai_agent.SPEC`).
-Each route owns its token state: a `TokenIssuer` for single-use temporary tokens and the tokens
-an early-expiry fault (``token_ttl``) applies to. The upgrade check is the sans-I/O
-`voicelab.providers.assemblyai_agent.accept_upgrade`; the session itself is
-`voicelab.providers.assemblyai_agent.emulator.handler.handle`.
+`route` builds the `Route` the emulator hosts (named by `voicelab.providers.assemblyai_agent.SPEC`):
+
+* ``GET /v1/token``: temporary tokens;
+* ``POST``/``GET /v1/agents``, ``GET``/``PUT``/``DELETE /v1/agents/{agent_id}``: stored agents,
+  which ``session.update {"agent_id": …}`` binds
+  (https://www.assemblyai.com/docs/voice-agents/voice-agent-api/manage-agents);
+* ``GET /v1/sessions``, ``GET``/``DELETE /v1/sessions/{session_id}``: the Sessions API over this
+  server's own sessions, and ``GET /v1/session-artifacts/{key}``, the timeline artifact a session
+  links to (https://www.assemblyai.com/docs/voice-agents/voice-agent-api/session-history).
+
+Each route owns its state (`AgentApi`): a `TokenIssuer` for single-use temporary tokens and the
+tokens an early-expiry fault (``token_ttl``) applies to, the stored agents and the session history.
+The REST endpoints take the key raw or as ``Bearer <key>``; artifact URLs need no credentials. The
+upgrade check is the sans-I/O `voicelab.providers.assemblyai_agent.accept_upgrade`; the session
+itself is `voicelab.providers.assemblyai_agent.emulator.handler.handle`; the REST answers come from
+the sans-I/O `AgentStore` and `SessionHistory`.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from voicelab.emulator.server import ConnectionContext, HttpRequestView, Route, UpgradeRequest
@@ -19,7 +31,7 @@ from voicelab.protocols.wire import JsonMessage
 from voicelab.providers import assemblyai_agent as wire
 from voicelab.providers.assemblyai_agent.emulator.handler import handle
 
-__all__ = ["PATHS", "TOKEN_PATH", "TokenDesk", "route"]
+__all__ = ["PATHS", "TOKEN_PATH", "AgentApi", "TokenDesk", "route"]
 
 logger = logging.getLogger("voicelab.providers.assemblyai_agent.emulator")
 
@@ -63,6 +75,60 @@ class TokenDesk:
         return now
 
 
+@dataclass
+class AgentApi:
+    """What one emulated Voice Agent account holds besides its sockets.
+
+    Attributes:
+        tokens: Temporary tokens.
+        agents: Stored agents (``/v1/agents``).
+        history: Its sessions (``/v1/sessions``).
+    """
+
+    tokens: TokenDesk = field(default_factory=TokenDesk)
+    agents: wire.AgentStore = field(default_factory=wire.AgentStore)
+    history: wire.SessionHistory = field(default_factory=wire.SessionHistory)
+
+    def endpoints(self) -> dict[str, Any]:
+        """The plain-HTTP endpoints, by path and method (`voicelab.emulator.server.HttpRoutes`)."""
+        agents, history = self.agents, self.history
+        one_agent = wire.AGENTS_PATH + "/{agent_id}"
+        one_session = wire.SESSIONS_PATH + "/{session_id}"
+        return {
+            TOKEN_PATH: lambda req: self.tokens.mint(req, api_key=req.server.api_key),
+            wire.AGENTS_PATH: {
+                "GET": _rest(lambda req: agents.list()),
+                "POST": _rest(lambda req: agents.create(req.json(), now=time.time())),
+            },
+            one_agent: {
+                "GET": _rest(lambda req: agents.get(req.params["agent_id"])),
+                "PUT": _rest(lambda req: agents.update(req.params["agent_id"], req.json(), now=time.time())),
+                "DELETE": _rest(lambda req: agents.delete(req.params["agent_id"], now=time.time())),
+            },
+            wire.SESSIONS_PATH: {"GET": _rest(lambda req: history.list(req.query, now=time.time()))},
+            one_session: {
+                "GET": _rest(lambda req: history.get(req.params["session_id"], now=time.time(), base_url=req.base_url)),
+                "DELETE": _rest(lambda req: history.delete(req.params["session_id"], now=time.time())),
+            },
+            wire.ARTIFACTS_PATH: lambda req: history.artifact(req.params["key"], now=time.time()),
+        }
+
+
+def _rest(answer: Callable[[HttpRequestView], tuple[int, Any]]) -> Callable[[HttpRequestView], tuple[int, Any]]:
+    """A REST endpoint: the key checked first (raw or ``Bearer``), a body that is not JSON a 422."""
+
+    def endpoint(req: HttpRequestView) -> tuple[int, Any]:
+        refused = wire.check_rest_auth(req.headers, api_keys=[req.server.api_key])
+        if refused is not None:
+            return refused
+        try:
+            return answer(req)
+        except ValueError as exc:  # the body is not JSON
+            return 422, {"detail": [{"loc": ["body"], "msg": f"JSON decode error: {exc}", "type": "json_invalid"}]}
+
+    return endpoint
+
+
 def _error_frame(message: str) -> JsonMessage:
     return wire.session_error(code="server_error", message=message, timestamp=time.time())
 
@@ -76,8 +142,9 @@ async def _over_capacity(ctx: ConnectionContext) -> None:
 
 
 def route() -> Route:
-    """Return the Voice Agent `Route`: the full agent session behind ``/v1/ws`` and ``GET /v1/token``."""
-    desk = TokenDesk()
+    """Return the Voice Agent `Route`: the full agent session behind ``/v1/ws`` and its REST endpoints."""
+    api = AgentApi()
+    desk = api.tokens
 
     def accept(req: UpgradeRequest) -> Any:
         now = desk.redeem_time(req.query.get("token"), time.time())
@@ -90,16 +157,16 @@ def route() -> Route:
             issuer=desk.issuer,
         )
 
-    def tokens(request: HttpRequestView) -> tuple[int, Mapping[str, Any]]:
-        return desk.mint(request, api_key=request.server.api_key)
+    async def serve(conn: Any, ctx: ConnectionContext) -> None:
+        await handle(conn, ctx, agents=api.agents, history=api.history)
 
     return Route(
         name=wire.PROVIDER,
         paths=PATHS,
         accept=accept,
-        handle=handle,
+        handle=serve,
         error_frame=_error_frame,
         rejection_body=lambda status, rid: {"error": _REJECT.get(status, "error")},
         over_capacity=_over_capacity,
-        http={TOKEN_PATH: tokens},
+        http=api.endpoints(),
     )

@@ -128,3 +128,29 @@ def test_a_stream_that_times_out_itself_is_reported_as_such(short):
     assert isinstance(err, StreamTimeout) and isinstance(err, TimeoutError), err
     assert "waiting for" in str(err) and "still running" not in str(err), err
     assert s.done and s.error is err
+
+
+def test_a_server_that_is_not_websocket_gives_a_handshake_error():
+    """A plain HTTP/1.0 answer to the upgrade is a clear HandshakeError, not websockets' InvalidMessage."""
+    import http.server
+    import threading
+
+    class Plain(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the stdlib's name
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"hello")
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), Plain)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        s = vl.stream(np.zeros(16000, np.float32), samplerate=16000, url=f"ws://127.0.0.1:{httpd.server_port}",
+                      api_key="sk_canary_notws", retry=FAST)
+        with pytest.raises(HandshakeError, match="did not answer the upgrade as a WebSocket server") as info:
+            s.wait(30)
+        assert "sk_canary_notws" not in str(info.value)
+    finally:
+        httpd.shutdown()

@@ -806,3 +806,16 @@ def test_stream_state_imports_no_io() -> None:
             if top == "voicelab":
                 todo.append(mod)
     assert "voicelab.client.retry" in seen and "voicelab.providers.spec" in seen
+
+
+@pytest.mark.parametrize(("code", "reconnects"), [(1006, True), (1011, True), (4100, False)])
+def test_a_close_the_driver_calls_fatal_is_not_retried(code: int, reconnects: bool) -> None:
+    """Pulse's region refusal (close 4100: the host does not serve the language) fails at once."""
+    run = Run("pulse")
+    run.connect()
+    run.stream(1.0)
+    run.wait(2.0)
+    end = run.end(code)
+    assert isinstance(end, Reconnect) is reconnects, end
+    if not reconnects:
+        assert isinstance(end, Fail) and isinstance(end.error, ServerClosedError) and "region" in str(end.error)

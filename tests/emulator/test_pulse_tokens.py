@@ -167,7 +167,6 @@ class _Capture(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.xfail(strict=True, reason="needs _mint_token to send the body")
 def test_use_token_posts_the_documented_json_body():
     """voicelab's client mints with ``POST /waves/v1/auth/token``, Bearer key, JSON ``{"ttl_seconds": 300}``.
 

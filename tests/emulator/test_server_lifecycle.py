@@ -12,7 +12,7 @@ import websockets
 
 import voicelab.emulator as emulator
 from tests.emulator.urls import pulse_url, token_url
-from voicelab.emulator.cli import build_parser, serve_command
+from voicelab.emulator.cli import build_parser, route_options, serve_command
 from voicelab.emulator.config import redact_key
 
 from .conftest import drain, pcm16, run
@@ -84,6 +84,10 @@ def test_cli_parser_and_bad_fault(capsys):
     assert serve_command(["--port", "0", "--api-key", "k_123456789", "--fault", "explode:1"]) == 2
     err = capsys.readouterr().err
     assert "unknown fault 'explode'" in err and "k_123456789" not in err
+    args = build_parser().parse_args(["--route-option", "pulse:region=us", "--route-option", "pulse:x=1"])
+    assert route_options(args.route_option) == {"pulse": {"region": "us", "x": "1"}}
+    assert serve_command(["--port", "0", "--route-option", "region=us"]) == 2
+    assert "PROVIDER:KEY=VALUE" in capsys.readouterr().err
 
 
 def test_a_dropped_connection_holds_its_session_until_its_handler_returns():

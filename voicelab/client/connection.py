@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from voicelab.audio.chunking import Chunk
 from voicelab.client.errors import (
@@ -107,7 +107,8 @@ async def _mint_token(driver: Driver, api_key: str) -> str:
                                 ttl_seconds=minting.ttl_seconds)
 
     def fetch() -> bytes:
-        r = urllib.request.Request(req.url.reveal(), headers=dict(req.headers.reveal()), method=req.method)
+        r = urllib.request.Request(req.url.reveal(), data=req.body, headers=dict(req.headers.reveal()),
+                                   method=req.method)
         try:
             with urllib.request.urlopen(r, timeout=TOKEN_TIMEOUT_WALL_S) as resp:  # noqa: S310 - URL built by the protocol module
                 return bytes(resp.read())
@@ -181,6 +182,13 @@ async def run_stream(
             continue
         except InvalidURI as exc:
             raise ConnectError(f"invalid WebSocket URL {redact(str(exc), [api_key])}: use ws:// or wss://") from None
+        except InvalidHandshake as exc:  # an answer that is not a WebSocket upgrade (not a refusal with a status)
+            detail = redact(f"{type(exc).__name__}: {exc}", [api_key])
+            recording.log("handshake", ok=False, error=type(exc).__name__, message=detail)
+            raise HandshakeError(
+                f"{req.url} did not answer the upgrade as a WebSocket server ({detail}). Is this a WebSocket "
+                "endpoint? Check the URL's scheme (wss:// for TLS hosts), host, port and path; `voicelab doctor` "
+                "checks each step") from None
         except (OSError, TimeoutError) as exc:
             recording.log("handshake", ok=False, error=type(exc).__name__, message=redact(str(exc), [api_key]))
             decision = state.on_unreachable()

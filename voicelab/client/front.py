@@ -24,8 +24,9 @@ import numpy as np
 
 from voicelab.audio.chunking import Chunk, chunk
 from voicelab.audio.clip import Clip
+from voicelab.audio.findings import Finding
 from voicelab.audio.formats import BYTES_PER_SAMPLE
-from voicelab.audio.io import load
+from voicelab.audio.io import load, require_audio
 from voicelab.client.connection import StreamOptions, run_stream
 from voicelab.client.echo import EchoLoop, EchoSession, as_echo_loop
 from voicelab.client.errors import StreamTimeout
@@ -81,6 +82,8 @@ class Stream:
         self._can_finalize = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
+        #: What the pre-flight check found in the audio before the first send (warnings and errors).
+        self.preflight: tuple[Finding, ...] = ()
 
     # -- events ------------------------------------------------------------------------
     def on(self, callback: Callable[[float, Event], None], *, replay: bool = True) -> None:
@@ -312,6 +315,8 @@ def stream(
     final_timeout: float | None = 15.0,
     on_event: Callable[[float, Event], None] | None = None,
     echo: EchoLoop | float | None = None,
+    strict: bool = False,
+    preflight: bool = True,
 ) -> Stream:
     """Stream audio to a real-time API (or the local emulator) and return a live `Stream` at once.
 
@@ -326,10 +331,11 @@ def stream(
         params: The provider's session settings. Pulse: query parameters (``sample_rate``, ``encoding``,
             ``vad_events`` …; voicelab asks for ``word_timestamps``, ``vad_events`` and ``language='en'``
             unless told otherwise). AssemblyAI Voice Agent: the ``session`` object of ``session.update``.
-        region: A key of the provider's hosts: Pulse ``india``/``us``; AssemblyAI ``us``/``eu``.
+        region: A key of the provider's hosts: Pulse ``india``/``india_pinned``/``us``; AssemblyAI ``us``/``eu``.
         auth: The credential form, one of the provider's ``auth_forms`` (Pulse: ``bearer`` header,
             ``token`` or ``api_key`` query parameter); ``None`` for the provider's default.
-        use_token: Mint a short-lived token for each connection (AssemblyAI's ``GET /v1/token``).
+        use_token: Mint a short-lived token for each connection through the provider's token endpoint
+            (AssemblyAI ``GET /v1/token``, Pulse ``POST /waves/v1/auth/token``).
         chunk_bytes: Bytes per chunk (Pulse default 4096).
         chunk_seconds: Seconds per chunk (AssemblyAI default 0.05).
         speed: Audio seconds per wall second; 1.0 = real time (latency figures are meaningful only then),
@@ -351,6 +357,12 @@ def stream(
             the delay in seconds with the default gain). After the source ends the stream keeps
             sending the echo over silence while the agent talks. Needs ``speed=1.0``; ``None``: no
             loop (headphones).
+        strict: When the pre-flight check finds a problem in the audio, refuse to connect and raise
+            `voicelab.client.preflight.PreflightError` (naming each finding and its fix) instead of warning.
+        preflight: Check the first second of the audio against the declared format before the first
+            byte goes out (`voicelab.client.preflight`): each finding is logged in the Recording
+            (a ``preflight`` entry), kept in ``Stream.preflight`` and raised as a
+            `voicelab.VoicelabWarning`. An iterator source is read one second ahead for it.
 
     Returns:
         The running Stream: ``.wait()``, ``await session``, ``.stop()``, ``.events``, ``.recording``.
@@ -370,15 +382,26 @@ def stream(
         raise StreamSetupError(
             f"no API key: pass api_key=... or set {spec.key_env}; "
             "for the offline emulator use `with vl.serve() as server:` and api_key=server.api_key")
+    if not isinstance(key, str) or not all("!" <= c <= "~" for c in key):  # never echo the key itself
+        where = "api_key" if api_key else f"${spec.key_env}"
+        raise StreamSetupError(f"{where} contains whitespace, a control character or non-ASCII (a trailing newline "
+                               "read from a file?); the key is not shown. Strip it, e.g. api_key=key.strip()")
     driver = _driver(spec, url, params, region, auth, use_token)
+    from voicelab.client import preflight as _preflight  # it imports this module
     if echo_loop is not None:
         echo_loop.mixer(samplerate=driver.samplerate, encoding=driver.encoding)  # refuses what it cannot mix
     if isinstance(source, (Clip, str, Path, np.ndarray)) or (isinstance(source, (bytes, bytearray)) and raw):
         clip = load(source, samplerate=samplerate, raw=raw) if not isinstance(source, Clip) else source
+        require_audio(clip, purpose="stream")  # a 0-frame source would "succeed" with an empty final
         chunks: AsyncIterator[Chunk] = _as_async(_clip_chunks(clip, driver, chunk_bytes, chunk_seconds))
+        source_clip: Clip | None = clip
     elif isinstance(source, (bytes, bytearray)):
         raise StreamSetupError("raw bytes need their format: stream(data, raw='linear16:16000:1', ...)")
     elif isinstance(source, (Iterable, AsyncIterable)):
+        source_clip = None
+        if preflight:  # read one second ahead for the check, then give it back
+            source = _preflight.BufferedSource(source, bytes_per_second=_preflight.bytes_per_second(
+                driver.encoding, driver.samplerate))
         chunks = _bytes_chunks(source, driver)
     else:
         raise StreamSetupError(f"cannot stream a {type(source).__name__}; pass a Clip, path, array or iterator")
@@ -386,6 +409,16 @@ def stream(
     rec = Recording(record, provider=driver.provider, endpoint=endpoint, region=region, params=driver.params,
                     secrets=[key], keep_audio_seconds=keep_audio_seconds)
     sess = Stream(provider=driver.provider, recording=rec)
+    if preflight and source_clip is not None:  # in memory: checked here, so warnings point at the caller
+        checked = _preflight.check_clip(source_clip, target=spec.target, encoding=driver.encoding,
+                                        samplerate=driver.samplerate, chunk_bytes=chunk_bytes,
+                                        chunk_seconds=chunk_seconds)
+        sess.preflight = checked.findings
+        try:
+            _preflight.report(checked, recording=rec, strict=strict, stacklevel=2)
+        except _preflight.PreflightError:
+            rec.close()
+            raise
     if on_event is not None:
         sess.on(on_event)
     if echo_loop is not None:
@@ -397,8 +430,18 @@ def stream(
     options = StreamOptions(speed=speed, open_timeout=open_timeout, final_timeout=final_timeout,
                             retry=retry or RetryPolicy(), reconnect=reconnect)
     sess._can_finalize = bool(driver.finalize())
-    sess._start(lambda stop: run_stream(driver=driver, api_key=key, chunks=chunks, recording=rec, options=options,
-                                        on_event=sess._dispatch, stop=stop, controls=sess._controls))
+    buffered = source if isinstance(source, _preflight.BufferedSource) else None
+
+    async def run(stop: asyncio.Event) -> None:
+        if buffered is not None:  # an iterator: its first second is read ahead and checked before connecting
+            checked = await _preflight.check_iterator(buffered, target=spec.target, encoding=driver.encoding,
+                                                      samplerate=driver.samplerate)
+            sess.preflight = checked.findings
+            _preflight.report(checked, recording=rec, strict=strict, stacklevel=1)
+        await run_stream(driver=driver, api_key=key, chunks=chunks, recording=rec, options=options,
+                         on_event=sess._dispatch, stop=stop, controls=sess._controls)
+
+    sess._start(run)
     return sess
 
 

@@ -626,7 +626,8 @@ class StreamState:
             self._backoff = self.retry.delays()
         explanation = self.driver.explain_close(close_code or _ABNORMAL_CLOSE)
         decision = self.retry.decide(attempt=self.attempt if close_code != _NORMAL_CLOSE else 0,
-                                     close_code=close_code, backoff=next(self._backoff), fatal=not self.reconnect)
+                                     close_code=close_code, backoff=next(self._backoff),
+                                     fatal=not self.reconnect or self.driver.is_fatal_close(close_code))
         if resume_fallback:
             decision = replace(decision, retry=True, delay=0.0)
         if not decision.retry:

@@ -3,7 +3,7 @@
 Notebook cells and synchronous tests use it as a context manager::
 
     with voicelab.serve() as server:
-        print(server.url_for("pulse"))   # ws://127.0.0.1:<port>/waves/v1/stt/live?model=pulse
+        print(server.url_for("pulse"))   # ws://127.0.0.1:<port>/waves/v1/stt/live?model=pulse&language=en
         key = server.api_key      # never printed in full
 """
 

@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from voicelab.emulator.config import ENGINES, ServerConfig, new_api_key, redact_key
-from voicelab.emulator.errors import EmulatorError
+from voicelab.emulator.errors import EmulatorError, ServerConfigError
 from voicelab.emulator.server import EmulatorServer
 
-__all__ = ["KEY_ENV", "build_parser", "serve_command"]
+__all__ = ["KEY_ENV", "build_parser", "route_options", "serve_command"]
 
 logger = logging.getLogger("voicelab.emulator.cli")
 
@@ -51,8 +51,31 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         metavar="SPEC",
         help="inject a fault, e.g. reject:429 or drop_after_chunks:20;latency:0.2 (repeatable)",
     )
+    p.add_argument(
+        "--route-option",
+        action="append",
+        default=[],
+        metavar="PROVIDER:KEY=VALUE",
+        help="an option of one provider's route, e.g. pulse:region=us (repeatable; see docs/emulator.md)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log every connection")
     return p
+
+
+def route_options(items: Sequence[str]) -> dict[str, dict[str, str]]:
+    """Parse ``--route-option PROVIDER:KEY=VALUE`` items into `ServerConfig.route_options`.
+
+    Raises:
+        ServerConfigError: An item is not of that form.
+    """
+    out: dict[str, dict[str, str]] = {}
+    for item in items:
+        provider, sep, rest = item.partition(":")
+        key, eq, value = rest.partition("=")
+        if not (sep and eq and provider.strip() and key.strip()):
+            raise ServerConfigError(f"--route-option {item!r} must look like PROVIDER:KEY=VALUE, e.g. pulse:region=us")
+        out.setdefault(provider.strip(), {})[key.strip()] = value.strip()
+    return out
 
 
 def _write_key(key: str, path: str | None) -> Path:
@@ -102,6 +125,7 @@ def serve_command(argv: Sequence[str] | None = None) -> int:
             engine=args.engine,
             concurrency_limit=args.concurrency or None,
             faults=args.fault or None,
+            route_options=route_options(args.route_option),
         )
         server = EmulatorServer(config)
         asyncio.run(_run(server, asyncio.Event(), key_note=f"{redact_key(key)}  ({key_note})"))

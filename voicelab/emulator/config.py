@@ -9,21 +9,15 @@ from typing import Any
 
 from voicelab.emulator.errors import ServerConfigError
 from voicelab.emulator.faults import Faults, parse_faults
+from voicelab.protocols.wire import EMULATOR_LIMIT_CLOSE_CODES
 
 __all__ = ["ENGINES", "LIMIT_CLOSE_CODES", "Limits", "ServerConfig", "new_api_key", "redact_key"]
 
 #: Engines the server accepts (see `voicelab.emulator.recognizers`).
 ENGINES: tuple[str, ...] = ("whisper", "sphinx")
-#: The close code of each limit (after the provider's error frame). 1009 is RFC 6455's "message too
-#: big"; the others are private-use codes (4000-4999): these limits are the emulator's own, no vendor
-#: documents them, and a documented code (1008 is Pulse's "concurrency limit reached") would send a
-#: client's explanation the wrong way. docs/emulator.md lists them; providers' ``explain_close`` too.
-LIMIT_CLOSE_CODES: dict[str, int] = {
-    "max_frame_bytes": 1009,
-    "max_messages_per_second": 4001,
-    "max_session_seconds": 4002,
-    "idle_timeout": 4003,
-}
+#: The close code of each limit (after the provider's error frame); defined with the shared protocol
+#: vocabulary so every provider's ``explain_close`` explains the same numbers (docs/emulator.md lists them).
+LIMIT_CLOSE_CODES = EMULATOR_LIMIT_CLOSE_CODES
 
 
 def new_api_key() -> str:

@@ -10,7 +10,7 @@ A fault set is written as ``name:value`` items separated by ``;`` (or given as s
     slowdown:2                        # the engine consumes audio at half real-time speed
     drop_responses:0.3;seed:7         # silently drop 30 % of the server's messages (seeded RNG)
     malformed:3                       # the 3rd server message is preceded by one invalid JSON frame
-    token_ttl:0.5                     # AssemblyAI temporary tokens expire 0.5 s after minting
+    token_ttl:0.5                     # tokens minted by any token endpoint expire 0.5 s after minting
 
 Server-wide faults come from ``voicelab.serve(faults=...)`` or ``voicelab serve --fault``;
 per-connection faults from the ``vl_fault`` query parameter (which real APIs ignore), e.g.
@@ -54,7 +54,7 @@ class Faults:
         slowdown: The engine consumes audio this many times slower than real time (> 1 falls behind).
         drop_responses: Share (0–1) of server messages silently dropped (seeded RNG).
         malformed: Send one invalid JSON text frame just before the N-th server message.
-        token_ttl: Seconds after minting when AssemblyAI temporary tokens stop being redeemable.
+        token_ttl: Seconds after minting when tokens from a provider's token endpoint stop being redeemable.
         seed: Seed of the fault RNG (jitter, dropped responses); fixed so runs repeat.
     """
 

@@ -17,6 +17,7 @@ from voicelab.protocols.errors import MessageError
 from voicelab.protocols.redaction import SecretHeaders, SecretURL
 
 __all__ = [
+    "EMULATOR_LIMIT_CLOSE_CODES",
     "ConnectRequest",
     "Explanation",
     "HandshakeRejection",
@@ -26,6 +27,7 @@ __all__ = [
     "bearer_token",
     "decode_json_object",
     "encode_json",
+    "explain_emulator_close",
     "lower_headers",
     "parse_query",
 ]
@@ -173,3 +175,47 @@ def bearer_token(authorization: str | None) -> tuple[str | None, str | None]:
     if not sep:
         return None, scheme
     return scheme, rest.strip()
+
+
+#: The close codes voicelab's emulator uses for its own limits (`voicelab.emulator.Limits`), which no
+#: vendor documents. 1009 is RFC 6455's "message too big"; the others are private-use codes
+#: (4000-4999), so a client never mistakes them for a vendor's (1008 is Pulse's "concurrency limit
+#: reached"). The emulator closes with these; every provider's ``explain_close`` explains them.
+EMULATOR_LIMIT_CLOSE_CODES: dict[str, int] = {
+    "max_frame_bytes": 1009,
+    "max_messages_per_second": 4001,
+    "max_session_seconds": 4002,
+    "idle_timeout": 4003,
+}
+
+_EMULATOR_DOC = "voicelab's emulator (docs/emulator.md, limits)"
+_EMULATOR_LIMITS: dict[int, tuple[str, str, str, str]] = {
+    4001: (
+        "voicelab emulator: message rate limit",
+        "more frames per second than the emulator allows (Limits.max_messages_per_second, 500 by default); "
+        "audio sent much faster than real time",
+        "pace audio at about real time (e.g. 4096 bytes every 128 ms at 16 kHz linear16)",
+        f"[INF] {_EMULATOR_DOC}; the real service's rate limit is not documented",
+    ),
+    4002: (
+        "voicelab emulator: session length limit",
+        "the session reached the emulator's Limits.max_session_seconds (3 h by default)",
+        "open a new connection for more audio",
+        f"[INF] {_EMULATOR_DOC}; the real service's session cap is not documented",
+    ),
+    4003: (
+        "voicelab emulator: idle timeout",
+        "no frame from the client for Limits.idle_timeout seconds",
+        "keep sending audio (silence while muted), or close the session when done",
+        f"[INF] {_EMULATOR_DOC}; the real service's idle timeout is not documented",
+    ),
+}
+
+
+def explain_emulator_close(code: int) -> Explanation | None:
+    """Explain one of the emulator's own limit close codes (4001-4003), or ``None`` for any other code."""
+    row = _EMULATOR_LIMITS.get(code)
+    if row is None:
+        return None
+    title, cause, fix, evidence = row
+    return Explanation(code=code, title=title, cause=cause, fix=fix, evidence=evidence)

@@ -134,6 +134,10 @@ class Driver:
         """Whether ``error`` rejects the credentials."""
         return False
 
+    def is_fatal_close(self, code: int | None) -> bool:
+        """Whether a close with ``code`` cannot be fixed by reconnecting (the retry policy then gives up)."""
+        return False
+
     def explain_status(self, status: int) -> Explanation:
         """Explain a refused handshake."""
         raise NotImplementedError

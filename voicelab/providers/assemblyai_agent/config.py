@@ -32,10 +32,14 @@ __all__ = [
     "DOCUMENTED_VOICES",
     "ENCODING_RATES",
     "IMMUTABLE_FIELDS",
+    "MAX_GREETING_CHARS",
+    "MAX_INSTRUCTIONS_CHARS",
+    "MAX_SYSTEM_PROMPT_CHARS",
     "MEDIA_TYPES",
     "REMOVED_VOICES",
     "TOOL_FIELDS",
     "changed_immutable_fields",
+    "check_text_length",
     "make_session",
     "merge_session",
     "validate_session",
@@ -79,6 +83,15 @@ _TOOL = ("type", "name", "description", "parameters", "execution_mode", "timeout
 #: The fields of a ``session.tools`` entry [DOC].
 TOOL_FIELDS: tuple[str, ...] = _TOOL
 MAX_KEYTERMS = 100
+#: Longest ``greeting``, in characters. It is spoken word for word (4,000 characters are about four
+#: minutes of speech at 175 words per minute, ~11 MB of 24 kHz PCM). AssemblyAI documents no limit [UNK];
+#: voicelab's validation and the emulator answer a longer greeting with ``session.error``
+#: ``invalid_value`` [INF], so a pasted document cannot stall the agent's speech engine.
+MAX_GREETING_CHARS = 4_000
+#: Longest ``system_prompt`` (the agent's instructions), in characters; ``invalid_value`` beyond [INF].
+MAX_SYSTEM_PROMPT_CHARS = 100_000
+#: Longest ``reply.create`` ``instructions``, in characters (spoken when they dictate the words) [INF].
+MAX_INSTRUCTIONS_CHARS = MAX_GREETING_CHARS
 
 
 def _fail(
@@ -173,6 +186,29 @@ def _check_tools(tools: object) -> None:
         )
 
 
+def check_text_length(path: str, value: object, limit: int) -> str:
+    """A string of at most ``limit`` characters; anything else is ``invalid_value``.
+
+    Args:
+        path: The field, for the message (``session.greeting``).
+        value: The field's value.
+        limit: Most characters allowed (`MAX_GREETING_CHARS`, `MAX_SYSTEM_PROMPT_CHARS`, `MAX_INSTRUCTIONS_CHARS`).
+
+    Returns:
+        ``value``.
+
+    Raises:
+        SessionConfigError: Not a string, or longer than ``limit`` (code ``invalid_value``; the message
+            gives the length, never the text).
+    """
+    if not isinstance(value, str):
+        _fail(path, value, "a string", code="invalid_value")
+    if len(value) > limit:
+        _fail(path, f"<{len(value):,} characters>", f"a string of at most {limit:,} characters", code="invalid_value",
+              hint="shorten it (the limit is voicelab's; the vendor documents none)")
+    return value
+
+
 def validate_session(
     session: Mapping[str, Any],
     *,
@@ -215,9 +251,9 @@ def validate_session(
             _fail("session.agent_id", session["agent_id"], "a non-empty string", code="invalid_value")
         if not session["agent_id"]:
             _fail("session.agent_id", session["agent_id"], "a non-empty string")
-    for key in ("system_prompt", "greeting"):
-        if key in session and not isinstance(session[key], str):
-            _fail(f"session.{key}", session[key], "a string", code="invalid_value")
+    for key, limit in (("system_prompt", MAX_SYSTEM_PROMPT_CHARS), ("greeting", MAX_GREETING_CHARS)):
+        if key in session:
+            check_text_length(f"session.{key}", session[key], limit)
     inp = session.get("input")
     if inp is not None:
         if not isinstance(inp, Mapping):

@@ -20,6 +20,7 @@ from voicelab.protocols.wire import (
     HandshakeRejection,
     JsonMessage,
     bearer_token,
+    explain_emulator_close,
     lower_headers,
     parse_query,
 )
@@ -88,14 +89,17 @@ def build_connect(
         raise ParameterError(param="api_key/token", value="<both or neither>", allowed="exactly one of them")
     url = build_url(region=region, base_url=base_url)
     headers: dict[str, str] = {}
+    credential, param = (api_key, "api_key") if api_key is not None else (token, "token")
+    if not isinstance(credential, str) or not credential.strip():
+        raise ParameterError(param=param, value="<empty>", allowed=f"a non-empty {param.replace('_', ' ')}")
+    if not all("!" <= c <= "~" for c in credential):  # the message must never contain the credential
+        raise ParameterError(param=param, value="<hidden: it contains whitespace, a control character or "
+                             "non-ASCII>", allowed="printable ASCII without spaces",
+                             hint=f"a key read from a file often ends with a newline: pass {param}.strip()")
     if api_key is not None:
-        if not api_key.strip():
-            raise ParameterError(param="api_key", value="<empty>", allowed="a non-empty key")
         headers["Authorization"] = f"Bearer {api_key}"
     else:
         assert token is not None
-        if not token.strip():
-            raise ParameterError(param="token", value="<empty>", allowed="a non-empty temporary token")
         url = with_query(url, {"token": token})
     return ConnectRequest(url=SecretURL(url), headers=SecretHeaders(headers), provider=PROVIDER)
 
@@ -220,7 +224,10 @@ _CLOSE: dict[int, tuple[str, str, str, str]] = {
 
 
 def explain_close(code: int) -> Explanation:
-    """Explain a Voice Agent WebSocket close code."""
+    """Explain a Voice Agent WebSocket close code (the emulator's own limit codes included)."""
+    emulator = explain_emulator_close(code)
+    if emulator is not None:
+        return emulator
     title, cause, fix, evidence = _CLOSE.get(
         code,
         (f"Close code {code}", "not documented for the Voice Agent API", "log the code and reason", "[UNK]"),

@@ -57,7 +57,6 @@ by topic; docs/protocols.md lists the same choices beside the vendor pages they 
 from __future__ import annotations
 
 from voicelab.providers.pulse.handshake import (
-    EMULATOR_LIMIT_CLOSE_CODES,
     AuthMethod,
     accept_upgrade,
     build_connect,
@@ -118,7 +117,6 @@ __all__ = [
     "CLOSE_CONCURRENCY",
     "CLOSE_INVALID_FRAME",
     "CLOSE_REGION",
-    "EMULATOR_LIMIT_CLOSE_CODES",
     "ENCODINGS",
     "ENDPOINTS",
     "HOSTS",

@@ -8,7 +8,7 @@ from voicelab.protocols.errors import ParameterError
 from voicelab.protocols.events import Event, Final
 from voicelab.protocols.wire import ConnectRequest, Explanation
 from voicelab.providers.pulse.handshake import build_connect, explain_close, explain_http_status
-from voicelab.providers.pulse.messages import PROVIDER, close_stream_message, finalize_message
+from voicelab.providers.pulse.messages import CLOSE_REGION, PROVIDER, close_stream_message, finalize_message
 from voicelab.providers.pulse.params import ENDPOINTS, PulseParams
 from voicelab.providers.spec import Driver, DriverOptions
 
@@ -67,6 +67,10 @@ class PulseDriver(Driver):
     def is_terminal(self, event: Event) -> bool:
         """The final with ``is_last``."""
         return isinstance(event, Final) and event.is_last
+
+    def is_fatal_close(self, code: int | None) -> bool:
+        """A language the host does not serve (`CLOSE_REGION`) stays unserved on every retry."""
+        return code == CLOSE_REGION
 
     def explain_status(self, status: int) -> Explanation:
         """See `voicelab.providers.pulse.explain_http_status`."""

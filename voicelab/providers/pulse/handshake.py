@@ -21,6 +21,7 @@ from voicelab.protocols.wire import (
     Explanation,
     HandshakeRejection,
     bearer_token,
+    explain_emulator_close,
     lower_headers,
     parse_query,
 )
@@ -42,7 +43,6 @@ from voicelab.providers.pulse.params import (
 from voicelab.providers.pulse.tokens import AccessTokenIssuer, is_access_token
 
 __all__ = [
-    "EMULATOR_LIMIT_CLOSE_CODES",
     "AuthMethod",
     "accept_upgrade",
     "build_connect",
@@ -143,6 +143,10 @@ def build_connect(
     """
     if not isinstance(api_key, str) or not api_key.strip():
         raise ParameterError(param="api_key", value="<empty>", allowed="a non-empty API key or access token")
+    if not all("!" <= c <= "~" for c in api_key):  # the message must never contain the key
+        raise ParameterError(param="api_key", value="<hidden: it contains whitespace, a control character or "
+                             "non-ASCII>", allowed="printable ASCII without spaces",
+                             hint="a key read from a file often ends with a newline: pass api_key.strip()")
     if auth not in AUTH_METHODS:
         raise ParameterError(param="auth", value=auth, allowed=AUTH_METHODS)
     params = params or PulseParams()
@@ -303,15 +307,6 @@ _REGION_CHANGELOGS = (f"{_DOCS_REPO}/fern/products/waves/pages/changelog-entries
                       "2026-06-29-pulse-stt-south-indic-languages.mdx")
 _EMULATOR_DOC = "voicelab's emulator (docs/emulator.md, limits)"
 
-#: The close codes voicelab's emulator uses for its own limits (`voicelab.emulator.Limits`), which no
-#: vendor documents; the emulator core defines the same numbers, and `explain_close` explains each.
-EMULATOR_LIMIT_CLOSE_CODES: dict[str, int] = {
-    "max_frame_bytes": 1009,
-    "max_messages_per_second": 4001,
-    "max_session_seconds": 4002,
-    "idle_timeout": 4003,
-}
-
 _HTTP: dict[int, tuple[str, str, str, str]] = {
     400: (
         "Bad request before the upgrade",
@@ -398,25 +393,6 @@ _CLOSE: dict[int, tuple[str, str, str, str]] = {
         "reconnect with backoff; report the session_id and time to support",
         "[INF]",
     ),
-    4001: (
-        "voicelab emulator: message rate limit",
-        "more frames per second than the emulator allows (Limits.max_messages_per_second, 500 by default); "
-        "audio sent much faster than real time",
-        "pace audio at about real time (e.g. 4096 bytes every 128 ms at 16 kHz linear16)",
-        f"[INF] {_EMULATOR_DOC}; the real service's rate limit is not documented",
-    ),
-    4002: (
-        "voicelab emulator: session length limit",
-        "the session reached the emulator's Limits.max_session_seconds (3 h by default)",
-        "open a new connection for more audio",
-        f"[INF] {_EMULATOR_DOC}; the real service's session cap is not documented",
-    ),
-    4003: (
-        "voicelab emulator: idle timeout",
-        "no frame from the client for Limits.idle_timeout seconds (off by default)",
-        "keep sending audio (silence while muted), or close the session when done",
-        f"[INF] {_EMULATOR_DOC}; the real service's idle timeout is not documented",
-    ),
     CLOSE_REGION: (
         "Language not served in this region",
         "the host does not serve the requested language: East Asian languages (zh, yue, ja, ko, multi-asian) are "
@@ -462,6 +438,9 @@ def explain_close(code: int) -> Explanation:
     Returns:
         The explanation (a generic one for unlisted codes).
     """
+    emulator = explain_emulator_close(code)
+    if emulator is not None:
+        return emulator
     return _explain(_CLOSE, code, (
         f"Close code {code}",
         "not documented for Pulse",

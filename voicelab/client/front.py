@@ -19,6 +19,7 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Generator, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qsl
 
 import numpy as np
 
@@ -26,13 +27,14 @@ from voicelab.audio.chunking import Chunk, chunk
 from voicelab.audio.clip import Clip
 from voicelab.audio.findings import Finding
 from voicelab.audio.formats import BYTES_PER_SAMPLE
-from voicelab.audio.io import load, require_audio
+from voicelab.audio.io import check_output_path, load, require_audio
 from voicelab.client.connection import StreamOptions, run_stream
 from voicelab.client.echo import EchoLoop, EchoSession, as_echo_loop
 from voicelab.client.errors import StreamTimeout
 from voicelab.client.eventloop import new_event_loop
 from voicelab.client.retry import RetryPolicy
 from voicelab.errors import VoicelabError
+from voicelab.protocols.errors import ProtocolError
 from voicelab.protocols.events import Event, Final, Partial
 from voicelab.providers import Driver, DriverOptions, ProviderSpec, get_provider
 from voicelab.providers.errors import UnknownProviderError
@@ -227,21 +229,45 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
-def _split_url(spec: ProviderSpec, url: str | None) -> tuple[str | None, str | None]:
-    """(base_url, endpoint) from a user-given URL, which may end with one of the provider's paths."""
+def _split_url(spec: ProviderSpec, url: str | None) -> tuple[str | None, str | None, dict[str, str]]:
+    """(base_url, endpoint, query) from a user-given URL, which may end with a provider path and a query."""
     if url is None:
-        return None, None
+        return None, None, {}
     if not url.startswith(("ws://", "wss://")):
         raise StreamSetupError(f"url must start with ws:// or wss:// (not http:// or https://), got {url[:40]!r}")
+    url, _, query_text = url.partition("?")
+    query = {k: v for k, v in parse_qsl(query_text, keep_blank_values=True)}
     for endpoint, path in spec.paths.items():
         if path in url:
-            return url.split(path)[0], endpoint
-    return url.rstrip("/"), None
+            return url.split(path)[0], endpoint, query
+    return url.rstrip("/"), None, query
+
+
+def _merge_query(spec: ProviderSpec, query: Mapping[str, str], endpoint: str | None,
+                 params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The params with the URL's query merged in: honoured where the provider takes settings there."""
+    merged = dict(params or {})
+    if not query:
+        return merged
+    if spec.params_from_query is None:
+        raise StreamSetupError(f"{spec.title} takes no settings in the URL ({', '.join(sorted(query))} given); "
+                               "pass them as params=... and the url without its query string")
+    try:
+        from_url = spec.params_from_query(query, endpoint)
+    except ProtocolError as exc:
+        raise StreamSetupError(f"the url's query string: {exc}") from None
+    for key, value in from_url.items():
+        if key in merged and merged[key] != value:
+            raise StreamSetupError(f"the url says {key}={query.get(key)!r} but params say {key}={merged[key]!r}; "
+                                   "give it in one place")
+        merged[key] = value
+    return merged
 
 
 def _driver(spec: ProviderSpec, url: str | None, params: Mapping[str, Any] | None, region: str | None,
             auth: str | None, use_token: bool) -> Driver:
-    base, endpoint = _split_url(spec, url)
+    base, endpoint, query = _split_url(spec, url)
+    params = _merge_query(spec, query, endpoint, params)
     if auth is not None and auth not in spec.auth_forms:
         raise StreamSetupError(f"{spec.name} takes auth={' / '.join(map(repr, spec.auth_forms))}, not {auth!r}")
     if use_token and spec.token is None:
@@ -382,19 +408,29 @@ def stream(
         raise StreamSetupError(
             f"no API key: pass api_key=... or set {spec.key_env}; "
             "for the offline emulator use `with vl.serve() as server:` and api_key=server.api_key")
-    if not isinstance(key, str) or not all("!" <= c <= "~" for c in key):  # never echo the key itself
+    if not isinstance(key, str) or key != key.strip() or not all(" " <= c <= "~" for c in key):  # never echo it
         where = "api_key" if api_key else f"${spec.key_env}"
-        raise StreamSetupError(f"{where} contains whitespace, a control character or non-ASCII (a trailing newline "
+        raise StreamSetupError(f"{where} has surrounding whitespace, a control character or non-ASCII (a newline "
                                "read from a file?); the key is not shown. Strip it, e.g. api_key=key.strip()")
     driver = _driver(spec, url, params, region, auth, use_token)
     from voicelab.client import preflight as _preflight  # it imports this module
     if echo_loop is not None:
         echo_loop.mixer(samplerate=driver.samplerate, encoding=driver.encoding)  # refuses what it cannot mix
-    if isinstance(source, (Clip, str, Path, np.ndarray)) or (isinstance(source, (bytes, bytearray)) and raw):
+    from voicelab.audio import blocks
+
+    head = blocks.long_file_head(source, encoding=driver.encoding) if raw is None else None
+    chunks: AsyncIterator[Chunk]
+    source_clip: Clip | None
+    if head is not None:  # a long file: read, resampled and encoded block by block, never whole in memory
+        source_clip = require_audio(head, purpose="stream")  # its first minute, for the pre-flight check
+        chunks = _as_async(blocks.file_chunks(source, encoding=driver.encoding, samplerate=driver.samplerate,
+                                              chunk_bytes=chunk_bytes, chunk_seconds=chunk_seconds,
+                                              target=get_provider(driver.provider).target))
+    elif isinstance(source, (Clip, str, Path, np.ndarray)) or (isinstance(source, (bytes, bytearray)) and raw):
         clip = load(source, samplerate=samplerate, raw=raw) if not isinstance(source, Clip) else source
         require_audio(clip, purpose="stream")  # a 0-frame source would "succeed" with an empty final
-        chunks: AsyncIterator[Chunk] = _as_async(_clip_chunks(clip, driver, chunk_bytes, chunk_seconds))
-        source_clip: Clip | None = clip
+        chunks = _as_async(_clip_chunks(clip, driver, chunk_bytes, chunk_seconds))
+        source_clip = clip
     elif isinstance(source, (bytes, bytearray)):
         raise StreamSetupError("raw bytes need their format: stream(data, raw='linear16:16000:1', ...)")
     elif isinstance(source, (Iterable, AsyncIterable)):
@@ -405,6 +441,8 @@ def stream(
         chunks = _bytes_chunks(source, driver)
     else:
         raise StreamSetupError(f"cannot stream a {type(source).__name__}; pass a Clip, path, array or iterator")
+    if record is not None:  # never write the Recording over the audio it records
+        check_output_path(record, source, what="record")
     endpoint = url or ("vendor production host")
     rec = Recording(record, provider=driver.provider, endpoint=endpoint, region=region, params=driver.params,
                     secrets=[key], keep_audio_seconds=keep_audio_seconds)

@@ -550,7 +550,8 @@ class StreamState:
         if self.driver.is_auth_error(event):
             self.fatal = AuthenticationError(f"{provider} rejected the credentials: {event.message}.{fix}")
         else:
-            self.fatal = SessionError(f"{provider} reported {event.code}: {event.message}.{fix}", code=event.code)
+            what = event.code or "an error without a code"
+            self.fatal = SessionError(f"{provider} reported {what}: {event.message}.{fix}", code=event.code)
 
     def _cover(self, until_audio_s: float, *, snap: bool = False) -> None:
         """Mark audio up to ``until_audio_s`` as covered by finals; drop it from `pending`.

@@ -91,6 +91,12 @@ class Driver:
         """The frame that carries ``chunk``."""
         return chunk.data
 
+    def parse(self, message: str | bytes) -> list[Event]:
+        """Parse a server message into events, as this session's settings imply (default: the spec's ``parse``)."""
+        from voicelab.providers.registry import get_provider
+
+        return get_provider(self.provider).parse(message)
+
     def finalize(self) -> list[str]:
         """Messages that ask for a final for the audio so far, keeping the session open (``[]``: none)."""
         return []
@@ -198,6 +204,9 @@ class ProviderSpec:
         emulator: ``"module:attribute"`` of the emulator `Route` factory, if voicelab emulates it.
         ready_event: The event after which a session counts as connected (``"handshake"`` when the
             upgrade itself is enough), for the connect-time metric's label.
+        params_from_query: ``(query, endpoint)`` → the settings a user's URL query string gives, typed as
+            ``params`` (the client merges them and refuses conflicts); ``None``: the provider takes no
+            settings in the URL, and a query string is refused with the fix.
         declare_audio: ``(params, samplerate=, encoding=)`` → the params with the audio format declared
             where the provider takes it from params (Pulse's ``sample_rate``/``encoding``); values the
             user gave win. The default returns the params unchanged (the format is fixed).
@@ -236,6 +245,7 @@ class ProviderSpec:
     emulator: str | None = None
     ready_event: str = "handshake"
     declare_audio: Callable[..., dict[str, Any]] = field(default=lambda params, **_: dict(params))
+    params_from_query: Callable[[Mapping[str, str], str | None], dict[str, Any]] | None = None
     auth_checked_at: Literal["upgrade", "session"] = "upgrade"
     check_region: Callable[[Mapping[str, Any], str], Explanation | None] = field(
         default=lambda params, region: None)

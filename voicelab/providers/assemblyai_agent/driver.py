@@ -14,6 +14,7 @@ from voicelab.providers.assemblyai_agent.handshake import build_connect, explain
 from voicelab.providers.assemblyai_agent.messages import (
     PROVIDER,
     input_audio,
+    parse,
     session_end,
     session_resume,
     session_update,
@@ -54,6 +55,12 @@ class AgentDriver(Driver):
             raise ParameterError(param="input.format.encoding", value=self._wire_encoding,
                                  allowed=tuple(ENCODING_RATES))
         self.encoding, self.samplerate = ENCODING_RATES[self._wire_encoding]
+        out = (self.config.get("output") or {}).get("format") or {}
+        self._output_encoding = str(out.get("encoding", "audio/pcm"))
+
+    def parse(self, message: str | bytes) -> list[Event]:
+        """Parse with this session's ``output.format.encoding``, so reply audio carries its true encoding and rate."""
+        return parse(message, output_encoding=self._output_encoding)
 
     def connect_request(self, *, credential: str) -> ConnectRequest:
         """Bearer header with an API key, or ``?token=`` with a temporary token."""

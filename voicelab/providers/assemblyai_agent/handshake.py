@@ -92,9 +92,9 @@ def build_connect(
     credential, param = (api_key, "api_key") if api_key is not None else (token, "token")
     if not isinstance(credential, str) or not credential.strip():
         raise ParameterError(param=param, value="<empty>", allowed=f"a non-empty {param.replace('_', ' ')}")
-    if not all("!" <= c <= "~" for c in credential):  # the message must never contain the credential
-        raise ParameterError(param=param, value="<hidden: it contains whitespace, a control character or "
-                             "non-ASCII>", allowed="printable ASCII without spaces",
+    if credential != credential.strip() or not all(" " <= c <= "~" for c in credential):  # never echo it
+        raise ParameterError(param=param, value="<hidden: it has surrounding whitespace, a control character "
+                             "or non-ASCII>", allowed="printable ASCII, no surrounding whitespace",
                              hint=f"a key read from a file often ends with a newline: pass {param}.strip()")
     if api_key is not None:
         headers["Authorization"] = f"Bearer {api_key}"
@@ -171,13 +171,15 @@ def accept_upgrade(
         return HandshakeRejection(status=404, body={"error": f"Not found: {split.path}"})
     values = parse_query(split.query)
     values.update(parse_query(query))
-    _, key = bearer_token(lower_headers(headers).get("authorization"))
+    scheme, key = bearer_token(lower_headers(headers).get("authorization"))
 
     def fail(code: str, message: str) -> AuthFailure:
         info = error_info(code)
         close = info.close_code if info and info.close_code else 1008
         return AuthFailure(error=session_error(code=code, message=message, timestamp=now), close_code=close)
 
+    if key and scheme is not None and scheme.lower() != "bearer":  # [DOC] Bearer; `Token`/`Key` are refused
+        return fail("UNAUTHORIZED", f"Unsupported authorization scheme {scheme!r}: send Authorization: Bearer <key>")
     if key:
         if api_keys is not None and key not in api_keys:
             return fail("UNAUTHORIZED", "Invalid API key")

@@ -181,7 +181,7 @@ class PulseHandler:
 
     @property
     def stream(self) -> RecognizerStream:
-        """The session's recognizer stream (opened before the first frame is read)."""
+        """The session's recognizer stream (open once audio has arrived; only read from the feed's callbacks)."""
         stream = self.feed.stream
         assert stream is not None
         return stream
@@ -225,7 +225,9 @@ class PulseHandler:
             return
         feed = self.feed
         try:
-            await feed.open(decoder.output_rate)  # a finalize before any audio still gets its final
+            # The recognizer stream opens with the first audio (`EngineFeed` does it), not here: a connection
+            # that sends nothing costs no engine work or memory (a stream is ~60 ms and ~8-10 MB with
+            # whisper). A finalize or close_stream before any audio still gets its (empty) final.
             feed.start()
             async for frame in ctx.frames():
                 if self.ending or feed.done:

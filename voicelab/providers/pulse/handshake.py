@@ -143,9 +143,9 @@ def build_connect(
     """
     if not isinstance(api_key, str) or not api_key.strip():
         raise ParameterError(param="api_key", value="<empty>", allowed="a non-empty API key or access token")
-    if not all("!" <= c <= "~" for c in api_key):  # the message must never contain the key
-        raise ParameterError(param="api_key", value="<hidden: it contains whitespace, a control character or "
-                             "non-ASCII>", allowed="printable ASCII without spaces",
+    if api_key != api_key.strip() or not all(" " <= c <= "~" for c in api_key):  # the message never echoes the key
+        raise ParameterError(param="api_key", value="<hidden: it has surrounding whitespace, a control character "
+                             "or non-ASCII>", allowed="printable ASCII, no surrounding whitespace",
                              hint="a key read from a file often ends with a newline: pass api_key.strip()")
     if auth not in AUTH_METHODS:
         raise ParameterError(param="auth", value=auth, allowed=AUTH_METHODS)

@@ -556,6 +556,40 @@ def decode_query(query: Mapping[str, str], *, endpoint: Endpoint) -> tuple[Pulse
         ParameterError: A known parameter has an invalid value, or ``language`` is missing or not
             streamable on live (`check_endpoint_language`).
     """
+    kwargs, ignored = _decode_values(query, endpoint=endpoint)
+    if endpoint == "legacy":
+        kwargs["model"] = None
+    params = PulseParams(**kwargs)
+    check_endpoint_language(params.language, endpoint)
+    return params, ignored
+
+
+def params_from_query(query: Mapping[str, str], endpoint: str | None) -> dict[str, Any]:
+    """The client half: a user's URL query as `voicelab.stream` params (typed), refusing what it cannot use.
+
+    Args:
+        query: The query of the URL the user gave (``?model=pulse&language=hi&sample_rate=8000``).
+        endpoint: The endpoint the URL's path names (``live``/``legacy``), ``None`` for the default.
+
+    Returns:
+        The parameters, typed as `PulseParams` takes them.
+
+    Raises:
+        ParameterError: An unknown parameter, a bad value, or a credential in the URL.
+    """
+    for secret in ("api_key", "token"):
+        if secret in query:
+            raise ParameterError(param=secret, value="<hidden>", allowed="no credential in url",
+                                 hint="pass the key as api_key=... (voicelab sends it as the auth form you choose)")
+    kwargs, ignored = _decode_values(query, endpoint=endpoint or "live")  # type: ignore[arg-type]
+    if ignored:
+        name = next(iter(ignored))
+        raise ParameterError(param=name, value=ignored[name], allowed="a Pulse query parameter",
+                             hint="see voicelab.providers.pulse.PulseParams for the names")
+    return kwargs
+
+
+def _decode_values(query: Mapping[str, str], *, endpoint: Endpoint) -> tuple[dict[str, Any], dict[str, str]]:
     kwargs: dict[str, Any] = {}
     ignored: dict[str, str] = {}
     known = {f.name for f in fields(PulseParams)} - {"extra"}
@@ -581,11 +615,7 @@ def decode_query(query: Mapping[str, str], *, endpoint: Endpoint) -> tuple[Pulse
             kwargs[key] = text
         else:
             kwargs[key] = text
-    if endpoint == "legacy":
-        kwargs["model"] = None
-    params = PulseParams(**kwargs)
-    check_endpoint_language(params.language, endpoint)
-    return params, ignored
+    return kwargs, ignored
 
 
 def other_region(region: str) -> str:

@@ -16,7 +16,7 @@ from voicelab.providers.pulse.handshake import (
     explain_region,
 )
 from voicelab.providers.pulse.messages import PROVIDER, parse
-from voicelab.providers.pulse.params import ENCODINGS, ENDPOINTS, HOSTS, SAMPLE_RATES
+from voicelab.providers.pulse.params import ENCODINGS, ENDPOINTS, HOSTS, SAMPLE_RATES, params_from_query
 from voicelab.providers.pulse.tokens import DEFAULT_TTL_SECONDS, TOKEN_PATH, build_token_request, parse_token_response
 from voicelab.providers.spec import ProviderSpec, TokenMinting
 
@@ -74,5 +74,6 @@ SPEC = ProviderSpec(
                        ttl_seconds=DEFAULT_TTL_SECONDS),
     emulator="voicelab.providers.pulse.emulator:route",
     declare_audio=_declare_audio,
+    params_from_query=params_from_query,
     check_region=explain_region,
 )

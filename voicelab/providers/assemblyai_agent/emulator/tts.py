@@ -2,10 +2,10 @@
 
 Two engines implement `Synthesizer`:
 
-* `EspeakSynthesizer` runs ``espeak-ng --stdout -v VOICE -s WPM TEXT`` in a subprocess (with a
-  timeout), reads its streaming WAV (22050 Hz, the RIFF sizes are placeholders) with
-  `voicelab.audio.riff` and `voicelab.audio.codecs`, and resamples it to 24 kHz with
-  `voicelab.audio.convert.resample`.
+* `EspeakSynthesizer` runs ``espeak-ng --stdout -v VOICE -s WPM --stdin`` in a subprocess (with a
+  timeout; the text goes on standard input, so its length is not bounded by the command line),
+  reads its streaming WAV (22050 Hz, the RIFF sizes are placeholders) with `voicelab.audio.riff`
+  and `voicelab.audio.codecs`, and resamples it to 24 kHz with `voicelab.audio.convert.resample`.
 * `SyntheticSynthesizer` needs nothing installed: a clearly non-speech, vowel-like harmonic tone
   per word, labelled ``engine="synthetic (espeak-ng not installed)"``.
 
@@ -49,12 +49,13 @@ from voicelab.audio.convert import float_to_pcm, pcm_to_float, resample
 from voicelab.audio.formats import BYTES_PER_SAMPLE
 from voicelab.audio.riff import parse_wav_header
 from voicelab.errors import VoicelabError
-from voicelab.providers.assemblyai_agent.config import ENCODING_RATES
+from voicelab.providers.assemblyai_agent.config import ENCODING_RATES, MAX_GREETING_CHARS
 from voicelab.providers.assemblyai_agent.emulator.errors import AgentOptionError, SynthesisError
 
 __all__ = [
     "DEFAULT_ESPEAK_VOICE",
     "ESPEAK_VOICES",
+    "MAX_TEXT_CHARS",
     "OUTPUT_RATE",
     "EspeakSynthesizer",
     "Speech",
@@ -100,6 +101,10 @@ ESPEAK_VOICES: Mapping[str, str] = {
     "diego": "en-gb+m4",
     "anna": "en-us+f2",
 }
+#: Longest text one `Synthesizer.synthesize` call speaks, in characters (about 4 minutes of speech).
+#: `voicelab.providers.assemblyai_agent.config` refuses longer greetings with ``invalid_value`` first.
+MAX_TEXT_CHARS = MAX_GREETING_CHARS
+
 #: The espeak-ng voice for ``voice=None`` or a name not in `ESPEAK_VOICES`.
 DEFAULT_ESPEAK_VOICE = "en-us+f3"
 
@@ -236,11 +241,16 @@ class Synthesizer(ABC):
             The `Speech` (24 kHz mono int16 with word timings).
 
         Raises:
-            AgentOptionError: `text` is not a string.
+            AgentOptionError: `text` is not a string, or longer than `MAX_TEXT_CHARS`.
             SynthesisError: The engine failed.
         """
         if not isinstance(text, str):
             raise AgentOptionError(f"text={text!r} is not a string; pass the reply text as str")
+        if len(text) > MAX_TEXT_CHARS:
+            raise AgentOptionError(
+                f"text of {len(text):,} characters is longer than the {MAX_TEXT_CHARS:,} one reply may speak; "
+                "split it into several replies"
+            )
         key = (text, voice)
         with self._lock:
             hit = self._cache.get(key)
@@ -400,10 +410,13 @@ class EspeakSynthesizer(Synthesizer):
 
     def _synthesize(self, text: str, *, voice: str | None) -> Speech:
         ev = espeak_voice(voice)
-        # "--" ends the options so text starting with "-" is spoken, not parsed.
-        cmd = [self._exe, "--stdout", "-v", ev, "-s", str(self._wpm), "-b", "1", "--", text]
+        # The text goes on standard input, never on the command line: an argument is limited by the
+        # kernel (a 200,000-character text failed with "Argument list too long"), and text starting
+        # with "-" cannot be taken for an option. Same audio as the argument form, byte for byte.
+        cmd = [self._exe, "--stdout", "-v", ev, "-s", str(self._wpm), "-b", "1", "--stdin"]
         try:
-            proc = subprocess.run(cmd, capture_output=True, timeout=self._timeout, check=False)
+            proc = subprocess.run(cmd, input=text.encode("utf-8"), capture_output=True, timeout=self._timeout,
+                                  check=False)
         except subprocess.TimeoutExpired as exc:
             raise SynthesisError(
                 f"espeak-ng took longer than timeout={self._timeout!r} s for {len(text)} characters; "

@@ -87,3 +87,15 @@ def test_an_error_without_a_code_does_not_print_none():
     assert "None" not in str(info.value), info.value
     driver = get_provider("pulse").make_driver(DriverOptions())
     assert driver.explain_close(1009).code == 1009
+
+
+def test_overlong_reply_create_instructions_are_invalid_value():
+    from voicelab.protocols.errors import ClientEventError
+    from voicelab.providers.assemblyai_agent import parse_client_event
+    from voicelab.providers.assemblyai_agent.config import MAX_INSTRUCTIONS_CHARS
+
+    ok = parse_client_event(json.dumps({"type": "reply.create", "instructions": "x" * MAX_INSTRUCTIONS_CHARS}))
+    assert ok.instructions is not None
+    with pytest.raises(ClientEventError) as info:
+        parse_client_event(json.dumps({"type": "reply.create", "instructions": "x" * (MAX_INSTRUCTIONS_CHARS + 1)}))
+    assert info.value.code == "invalid_value" and "x" * 50 not in str(info.value)

@@ -28,6 +28,7 @@ from voicelab.protocols.errors import ClientEventError, MessageError, SessionCon
 from voicelab.protocols.wire import JsonMessage, decode_json_object
 from voicelab.providers.assemblyai_agent.config import (
     ENCODING_RATES,
+    MAX_INSTRUCTIONS_CHARS,
     changed_immutable_fields,
     merge_session,
     validate_session,
@@ -152,6 +153,11 @@ def parse_client_event(message: str | bytes) -> ClientEvent:
         instructions = msg.get("instructions")
         if instructions is not None and not isinstance(instructions, str):
             raise ClientEventError("reply.create 'instructions' must be a string", param="instructions")
+        if instructions is not None and len(instructions) > MAX_INSTRUCTIONS_CHARS:
+            raise ClientEventError(
+                f"reply.create 'instructions' has {len(instructions):,} characters; at most "
+                f"{MAX_INSTRUCTIONS_CHARS:,} are accepted (voicelab's limit; the vendor documents none)",
+                code="invalid_value", param="instructions")
         return ReplyCreate(instructions=instructions)
     return SessionEnd()
 

@@ -1,8 +1,9 @@
 """Widget costs: bytes and milliseconds per live update, and envelope/spectrogram of one hour of audio.
 
 * Live updates: a synthetic 10-minute Pulse session (a 50 ms chunk each step, a partial every 100 ms,
-  a 12-word final every 5 s) flushed at 20 updates/s into a Timeline and a LatencyChart; bytes and
-  milliseconds per update (target >= 20 updates/s, i.e. well under 50 ms each).
+  a 12-word final every 5 s) flushed at 20 updates/s into a Timeline, a LatencyChart and an EventLog; bytes
+  and milliseconds per update (target >= 20 updates/s, i.e. well under 50 ms each), and for the EventLog the
+  size of its stored snapshot at the end (bounded by its row limits).
 * One hour of 16 kHz noise-like audio: the envelope pyramid, and the spectrogram against
   ``scipy.signal.stft`` with the same window (Hann) and hop, in the same process.
   Targets: spectrogram <= 1 s and at least as fast as scipy (ratio = scipy time / ours).
@@ -22,7 +23,7 @@ from scipy.signal import stft
 from voicelab.audio.clip import Clip
 from voicelab.plot.model import Envelope, SpectrogramImage
 from voicelab.recording.log import Recording
-from voicelab.widgets import LatencyChart, Timeline, Waveform
+from voicelab.widgets import EventLog, LatencyChart, Timeline, Waveform
 
 
 def _pulse(text: str, final: bool, words: list[tuple[str, float, float]]) -> str:
@@ -34,7 +35,8 @@ def live_updates(seconds: float = 600.0, rate: float = 20.0) -> None:
     rec = Recording(provider="pulse", clock=lambda: 0.0, wall_clock=lambda: 0.0)
     rec.log("connect", attempt=1, t=0.0)
     rec.log("handshake", ok=True, status=101, audio_offset=0.0, t=0.2)
-    views = {"Timeline": Timeline(rec, live=False), "LatencyChart": LatencyChart(rec, live=False)}
+    views = {"Timeline": Timeline(rec, live=False), "LatencyChart": LatencyChart(rec, live=False),
+             "EventLog": EventLog(rec, live=False)}
     for v in views.values():
         v.send = lambda *a, **k: None  # no frontend: count bytes only
     step = 1.0 / rate
@@ -63,6 +65,13 @@ def live_updates(seconds: float = 600.0, rate: float = 20.0) -> None:
               f"max {b.max()} (first 1000 mean {b[:1000].mean():.0f}, last 1000 {b[-1000:].mean():.0f}); "
               f"ms/update median {np.median(c):.3f} p99 {np.percentile(c, 99):.3f} max {c.max():.2f} "
               f"-> sustainable {1000 / np.percentile(c, 99):.0f} updates/s (target >= 20)")
+    ev = views["EventLog"]
+    assert isinstance(ev, EventLog)
+    snap = ev.store_snapshot()
+    st = ev.counters
+    print(f"  EventLog stored snapshot at the end: {snap / 1e3:.0f} KB ({len(ev.snapshot_data['items'])} rows kept of "
+          f"{st['n_rows']}, {st['dropped']} older rows dropped; counters: {st['chunks_sent']} chunks, "
+          f"{st['partials']} partials, {st['finals']} finals)")
 
 
 def hour(runs: int) -> None:

@@ -1,7 +1,8 @@
 """Static matplotlib twins of the widgets, for docs, nbval, PNG export and kernels without a frontend.
 
 Each function returns a `matplotlib.figure.Figure` (no pyplot state, nothing shown), the same view
-the widget draws: `waveform(clip)`, `spectrogram(clip)`, `timeline(recording)`, `latency(recording)`.
+the widget draws: `waveform(clip)`, `spectrogram(clip)`, `timeline(recording)`, `latency(recording)`,
+`event_log(recording)`.
 Pass ``dark=True`` for a dark background. This package never imports anywidget.
 """
 
@@ -24,7 +25,7 @@ from voicelab.plot.model import (
 )
 from voicelab.recording.log import Recording
 
-__all__ = ["ViewError", "latency", "spectrogram", "timeline", "waveform"]
+__all__ = ["ViewError", "event_log", "latency", "spectrogram", "timeline", "waveform"]
 
 _LIGHT = {"fg": "#222222", "fg2": "#666666", "grid": "#dddddd", "bg": "#ffffff", "accent": "#1565c0",
           "partial": "#8d8d8d", "start": "#2e7d32", "stop": "#c62828", "warn": "#ef6c00", "agent": "#6a1b9a"}
@@ -300,4 +301,67 @@ def latency(recording: Recording, *, reference: Any = None, width: float = 9.0, 
         ax.set(xlim=(0, tmax * 1.02), xlabel="session time (s, Recording clock)", ylabel="latency (ms)")
         fig.legend(loc="outside lower left", ncol=1, handlelength=1.5)
         ax.set_title(f"{rec.provider} latency — dashed lines: P50")
+        return fig
+
+
+def event_log(recording: Recording, *, hidden_kinds: tuple[str, ...] = ("audio",), max_rows: int = 40,
+              width: float = 10.0, dark: bool = False) -> Any:
+    """Every frame of a session on the Recording clock, the counters, and the first rows (the `EventLog`).
+
+    Top: one mark per frame against session time, in three lanes (sent, received, local events), every
+    kind (audio chunks included) coloured by kind. Title: the session-state counters (chunks sent,
+    messages received, partials, finals, errors, reconnects, close codes). Below: the first ``max_rows``
+    rows whose kind is not in ``hidden_kinds`` — time, direction, kind, size and summary, as the widget
+    lists them (its JSON is the Recording's).
+
+    Args:
+        recording: A Recording (or a Stream).
+        hidden_kinds: Kinds left out of the table (audio chunks by default; they are still counted and drawn).
+        max_rows: Rows listed.
+        width: Figure width, inches.
+        dark: Dark background.
+
+    Returns:
+        A matplotlib Figure.
+    """
+    from voicelab.plot.frames import FrameLog
+
+    rec = _recording(recording, "event_log(recording)")
+    log = FrameLog.of(rec, max_rows=max(max_rows, 1), max_audio_rows=1)
+    everything = FrameLog(provider=rec.provider, max_rows=10**9, max_audio_rows=10**9)
+    rows = everything.feed(rec.entries)
+    listed = [r for r in rows if r["k"] not in hidden_kinds][:max_rows]
+    s = log.state()
+    lanes = {"out": 2, "in": 1, "": 0}
+    kinds = sorted(s["kinds"], key=lambda k: -s["kinds"][k])
+    height = 1.9 + 0.125 * (len(listed) + 2)
+    with _style(dark) as c:
+        import matplotlib as mpl
+
+        cmap = mpl.colormaps["tab10"]
+        fig = _figure(width, height)
+        top, bottom = fig.subfigures(2, 1, height_ratios=[1.7, height - 1.7])
+        ax = top.add_subplot()
+        for n, k in enumerate(kinds):
+            sel = [r for r in rows if r["k"] == k]
+            ax.plot([r["t"] for r in sel], [lanes[r["d"]] + (0.18 if k == "audio" else 0) for r in sel], "|",
+                    ms=9 if k != "audio" else 5, color=c["fg2"] if k == "audio" else cmap(n % 10),
+                    alpha=0.5 if k == "audio" else 1.0, label=f"{k} ({s['kinds'][k]})")
+        ax.set_yticks([2, 1, 0], ["sent →", "received ←", "local"])
+        ax.set(ylim=(-0.5, 2.6), xlabel="session time (s, Recording clock)")
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), ncol=1 + len(kinds) // 8, fontsize=7)
+        codes = ", ".join(map(str, s["close_codes"])) or "-"
+        ax.set_title(f"{rec.provider} — {s['chunks_sent']} chunks sent ({s['audio_seconds_sent']:.2f} s, "
+                     f"{s['bytes_sent']} B), {s['messages_sent']} messages sent, {s['messages_received']} received, "
+                     f"{s['partials']} partials, {s['finals']} finals, {s['errors']} errors, "
+                     f"{s['reconnects']} reconnects, close {codes}")
+        arrow = {"out": "→", "in": "←", "": "·"}
+        lines = [f"{'t (s)':>9}    {'kind':<18}{'size':>8}  summary"]
+        for r in listed:
+            size = "" if r["n"] is None else f"{r['n']} B"
+            lines.append(f"{r['t']:9.3f} {arrow[r['d']]}  {r['k'][:18]:<18}{size:>8}  {r['s'][:90]}")
+        more = len([r for r in rows if r["k"] not in hidden_kinds]) - len(listed)
+        hid = ", ".join(f"{k} ({s['kinds'][k]})" for k in hidden_kinds if k in s["kinds"])
+        lines.append(f"… {more} more rows" * (more > 0) + (f"   hidden: {hid}" if hid else ""))
+        bottom.text(0.01, 0.98, "\n".join(lines), family="monospace", fontsize=7, va="top", ha="left", color=c["fg"])
         return fig

@@ -5,6 +5,7 @@ Widgets only observe: they never open sockets. Each has a static matplotlib twin
 
 * `Waveform(clip)` and `Spectrogram(clip, link=waveform)`: zoom, pan, play, select.
 * `Timeline(session)` and `LatencyChart(session)`: fill in live while a Stream runs.
+* `EventLog(session)`: every frame both ways, filterable, with the session-state counters.
 * `Recorder`: the microphone.
 * `LiveAudioSource`: a thread-safe, bounded buffer of live audio that any producer pushes to and
   `voicelab.stream` (or any reader) iterates; the Recorder keeps each take in one.
@@ -24,16 +25,19 @@ from voicelab.widgets.live_source import LiveAudioSource
 if TYPE_CHECKING:
     import traitlets
 
+    from voicelab.widgets.eventlog import EventLog
     from voicelab.widgets.latency import LatencyChart
     from voicelab.widgets.recorder import Recorder
     from voicelab.widgets.spectrogram import Spectrogram
     from voicelab.widgets.timeline import Timeline
     from voicelab.widgets.waveform import Waveform
 
-__all__ = ["LatencyChart", "LiveAudioSource", "Recorder", "Spectrogram", "Timeline", "ViewError", "Waveform", "link"]
+__all__ = ["EventLog", "LatencyChart", "LiveAudioSource", "Recorder", "Spectrogram", "Timeline", "ViewError",
+           "Waveform", "link"]
 
 #: The widget classes, imported on first use (they need anywidget).
 _WIDGETS = {
+    "EventLog": "voicelab.widgets.eventlog",
     "LatencyChart": "voicelab.widgets.latency",
     "Recorder": "voicelab.widgets.recorder",
     "Spectrogram": "voicelab.widgets.spectrogram",

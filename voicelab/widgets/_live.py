@@ -37,6 +37,9 @@ def resolve_source(source: Any, *, what: str) -> tuple[Recording, Any]:
     """``(recording, session or None)`` from a Stream or a Recording; `ViewError` otherwise."""
     if isinstance(source, Recording):
         return source, None
+    pick = getattr(source, "live_session", None)
+    if callable(pick):  # a source of several sessions (a `voicelab.tap` Tap) is viewed through its latest one
+        source = pick()
     rec = getattr(source, "recording", None)
     if isinstance(rec, Recording) and callable(getattr(source, "on", None)):
         return rec, source

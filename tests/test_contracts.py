@@ -1,7 +1,8 @@
 """The architecture's contracts, checked on the source (AST; no import-linter, no import side effects).
 
 1. Pure layers (audio, protocols, recording and its metrics, plot, the provider packages except their
-   ``emulator`` modules, and the top-level errors/encoding_names/__init__ modules) import no I/O or UI
+   ``emulator`` modules, the top-level errors/encoding_names/__init__ modules, and `diagnose`'s
+   post-hoc logic voicelab/diagnosis/recorded.py) import no I/O or UI
    library (asyncio, websockets, ipywidgets, anywidget, traitlets, IPython) and no impure voicelab layer
    (client, emulator, widgets, cli, a provider's emulator), at any depth: function-local imports count,
    ``if TYPE_CHECKING:`` blocks do not (they never run).
@@ -38,7 +39,8 @@ WIDGET_LIBS = ("voicelab.widgets", "ipywidgets", "anywidget", "traitlets", "IPyt
 IMPURE_VOICELAB = ("voicelab.client", "voicelab.emulator", "voicelab.widgets", "voicelab.cli")
 PROVIDER_EMULATOR = re.compile(r"^voicelab\.providers\.\w+\.emulator(\.|$)")
 PURE_DIRS = ("voicelab/audio", "voicelab/protocols", "voicelab/recording", "voicelab/plot", "voicelab/providers")
-PURE_FILES = ("voicelab/__init__.py", "voicelab/errors.py", "voicelab/encoding_names.py")
+PURE_FILES = ("voicelab/__init__.py", "voicelab/errors.py", "voicelab/encoding_names.py",
+              "voicelab/diagnosis/recorded.py")
 GENERIC_DRIVER = "Driver"
 
 

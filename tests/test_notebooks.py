@@ -58,3 +58,94 @@ def test_quickstart_shows_all_five_widgets_and_runs_offline():
     assert "True" in _text(next(c for c in code if "replayed.transcript" in c.source))
     pngs = [o for c in code for o in c.outputs if "image/png" in o.get("data", {})]
     assert len(pngs) == 2, "the static timeline and latency figures did not render"
+
+
+def _clean(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    """The code cells, after checking that none raised or wrote to stderr and that no key leaked."""
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    errors = [o for c in code for o in c.outputs if o.get("output_type") == "error"]
+    assert not errors, errors[0].get("evalue")
+    assert not any(o.get("name") == "stderr" for c in code for o in c.outputs), "a cell wrote to stderr"
+    return code
+
+
+def _pngs(code: list[nbformat.NotebookNode]) -> int:
+    return sum("image/png" in o.get("data", {}) for c in code for o in c.outputs)
+
+
+def _all_text(code: list[nbformat.NotebookNode]) -> str:
+    return "\n".join(_text(c) for c in code)
+
+
+@pytest.mark.timeout(600)
+def test_connection_notebook_names_every_cause_with_doctor():
+    code = _clean(_run("02-connection.ipynb"))
+    listing = next(_text(c) for c in code if "stops at" in _text(c))
+    expected = {
+        "https:// URL": "url_scheme", "ws:// to a wss-only host": "url_scheme", "wss:// to a plain port": "tls_failure",
+        "wrong path": "url_path", "no key": "auth_missing", "bad key": "auth_invalid",
+        "Token instead of Bearer": "auth_scheme", "refused port": "connection_refused",
+        "firewall black hole": "connect_timeout", "proxy holds the upgrade": "upgrade_timeout",
+        "DNS (.invalid)": "dns_failure", "HTTP 401": "auth_invalid", "HTTP 403": "forbidden",
+        "HTTP 429": "rate_limited", "HTTP 500": "server_error", "agent: bad key": "auth_invalid",
+    }
+    for line in listing.splitlines():
+        case = line.split(" stops at ")[0].strip()
+        if case in expected:
+            assert line.split()[-1] == expected.pop(case), line
+    assert not expected, f"cases missing from the listing: {sorted(expected)}"
+    text = _all_text(code)
+    assert "vl-doctor" in text or "doctor" in text
+    assert "all steps pass: True" in text and "agent, all steps pass: True" in text
+    assert "AuthenticationError" in text and "Bearer" in text
+    assert "dropped (1006) and reconnected: True" in text and "last close: 1000" in text
+    assert "token=***" in text and "key in either recording: False" in text
+    assert "dropped" in text and "reconnected" in text  # the diagnosis of the flaky session
+    assert _pngs(code) >= 3, "the step grid, event log and timeline figures did not render"
+
+
+@pytest.mark.timeout(600)
+def test_garbled_notebook_shows_each_mislabel_and_its_fix():
+    code = _clean(_run("03-no-transcripts-garbled.ipynb"))
+    text = _all_text(code)
+    diagnosed = next(_text(c) for c in code if "diagnoses = " in c.source)
+    assert "correct                   nothing wrong" in diagnosed
+    assert "rate_mismatch" in diagnosed and "float32_as_int16" in diagnosed and "text_frames" in diagnosed
+    assert "distinct values after the snippet: [0]" in text
+    assert "silence" in _text(next(c for c in code if c.source.startswith("vl.inspect(audio")))
+    assert "['silent_audio', 'no_transcripts']" in text
+    assert "ok for pulse: True" in text
+    fixed = next(_text(c) for c in code if c.source.startswith("for case, s in fixed.items():\n    d = "))
+    assert fixed.count("nothing wrong") == 4, fixed
+    transcripts = next(_text(c) for c in code if "s.transcript!r" in c.source and "fixed" in c.source)
+    assert transcripts.lower().count("weather today is sunny") >= 3, transcripts
+    assert _pngs(code) >= 4, "the spectrograms and timelines did not render"
+
+
+@pytest.mark.timeout(600)
+def test_drops_notebook_reconnects_resumes_and_ends_sessions():
+    code = _clean(_run("04-drops-reconnect-resume.ipynb"))
+    text = _all_text(code)
+    assert "ConnectionDropped - close code 1006" in text and "['error dropped']" in text
+    assert "drops: True | every drop 1006: True | chunks resent: True | last close: 1000" in text
+    assert "True True" in text  # dropped + reconnected named by diagnose
+    assert "1011" in text
+    assert "one session throughout: True" in text and "session.resume" in text
+    assert "errors: ['session_not_found']" in text and "fell back: True" in text
+    assert "newest first: ['client_end', 'client_disconnected']" in text
+    assert "session_end_missing" in text and "voicelab stream: False" in text
+    assert _pngs(code) >= 1, "the timeline with the gaps did not render"
+
+
+def test_index_lists_every_notebook_and_every_seed_heading():
+    index = (NOTEBOOKS / "README.md").read_text()
+    for nb in sorted(NOTEBOOKS.glob("*.ipynb")):
+        assert f"({nb.name})" in index, f"{nb.name} is not in notebooks/README.md"
+    seeds = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+    if not seeds.is_dir():
+        pytest.skip("the seed pages are not next to this checkout")
+    for page in seeds.glob("*.md"):
+        for line in page.read_text().splitlines():
+            if line.startswith("## ") or line.startswith("### "):
+                heading = line.lstrip("#").strip().replace("`", "")
+                assert heading in index.replace("`", ""), f"seed heading {heading!r} ({page.name}) is not in the index"

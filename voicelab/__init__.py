@@ -28,8 +28,11 @@ from voicelab.errors import (
     CodecError,
     CodecUnavailableError,
     ConversionError,
+    EmptyAudioError,
+    OutputIsInputError,
     TargetError,
     VoicelabError,
+    VoicelabWarning,
 )
 from voicelab.protocols.errors import MessageError, ParameterError, ProtocolError, SessionConfigError
 from voicelab.providers.errors import ProviderError, UnknownProviderError
@@ -48,6 +51,7 @@ __all__ = [
     "ConversionError",
     "DiagnoseError",
     "DoctorSetupError",
+    "EmptyAudioError",
     "EmulatorError",
     "FaultSpecError",
     "HandshakeError",
@@ -59,8 +63,11 @@ __all__ = [
     "MicrophoneError",
     "MicrophonePermissionError",
     "NoMicrophoneError",
+    "NoTapSessionError",
     "NoTranscriptError",
+    "OutputIsInputError",
     "PacingError",
+    "PreflightError",
     "ParameterError",
     "ProtocolError",
     "ProviderError",
@@ -79,10 +86,14 @@ __all__ = [
     "SessionError",
     "StreamSetupError",
     "StreamTimeout",
+    "TapConfigError",
+    "TapError",
+    "TapStartError",
     "TargetError",
     "UnknownProviderError",
     "ViewError",
     "VoicelabError",
+    "VoicelabWarning",
     "__version__",
     "audio",
     "client",
@@ -97,6 +108,7 @@ __all__ = [
     "save",
     "serve",
     "stream",
+    "tap",
     "widgets",
 ]
 
@@ -107,8 +119,9 @@ _LAZY = {
     "stream": ("voicelab.client", "stream"),
     "replay": ("voicelab.client", "replay"),
     "serve": ("voicelab.emulator", "serve"),
-    "doctor": ("voicelab.diagnose", "doctor"),
-    "diagnose": ("voicelab.diagnose", "diagnose"),
+    "doctor": ("voicelab.diagnosis", "doctor"),
+    "tap": ("voicelab.proxy", "tap"),
+    "diagnose": ("voicelab.diagnosis", "diagnose"),
 }
 # Errors defined where `import voicelab` does not reach (the I/O layers, plot, widgets), by module.
 _LAZY_ERRORS = {
@@ -116,6 +129,7 @@ _LAZY_ERRORS = {
                                "NoTranscriptError", "RateLimitError", "ServerClosedError", "SessionError",
                                "StreamTimeout"),
     "voicelab.client.front": ("StreamSetupError",),
+    "voicelab.client.preflight": ("PreflightError",),
     "voicelab.client.pacing": ("PacingError",),
     "voicelab.client.retry": ("RetryPolicyError",),
     "voicelab.plot.model": ("ViewError",),
@@ -124,8 +138,9 @@ _LAZY_ERRORS = {
     "voicelab.widgets.live_source": ("LiveSourceClosedError", "LiveSourceOverrunError", "LiveSourceTimeoutError",
                                      "SampleRateMismatchError"),
     "voicelab.emulator.errors": ("EmulatorError", "FaultSpecError", "ServerConfigError", "ServerStartError"),
-    "voicelab.diagnose.doctor": ("DoctorSetupError",),
-    "voicelab.diagnose.recorded": ("DiagnoseError",),
+    "voicelab.diagnosis.doctor": ("DoctorSetupError",),
+    "voicelab.proxy.errors": ("NoTapSessionError", "TapConfigError", "TapError", "TapStartError"),
+    "voicelab.diagnosis.recorded": ("DiagnoseError",),
 }
 _LAZY.update({name: (module, name) for module, names in _LAZY_ERRORS.items() for name in names})
 

@@ -1,5 +1,7 @@
-"""The ``voicelab`` command line: ``inspect``, ``convert``, ``stream``, ``replay``, ``metrics``, ``doctor``,
-``diagnose``, ``serve``.
+"""The ``voicelab`` command line.
+
+Subcommands: ``inspect``, ``convert``, ``stream``, ``replay``, ``metrics``, ``doctor``, ``diagnose``, ``serve``,
+``tap``.
 
 Exit status: 0 when clean, 1 when a finding of severity ``error`` exists (``doctor``: a step
 failed), 2 on usage or I/O errors.
@@ -11,17 +13,18 @@ import argparse
 import os
 import sys
 import tempfile
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
 from voicelab import __version__
 from voicelab.audio import codecs
 from voicelab.audio.convert import normalize, resample, to_mono
-from voicelab.audio.formats import RawFormat
+from voicelab.audio.formats import RawFormat, check_samplerate
 from voicelab.audio.inspection import inspect
-from voicelab.audio.io import RAW_SUFFIXES, load, save
+from voicelab.audio.io import RAW_SUFFIXES, check_output_path, load, require_audio, save
 from voicelab.audio.targets import TARGETS, get_target
-from voicelab.errors import VoicelabError
+from voicelab.errors import ConversionError, VoicelabError
 from voicelab.providers import provider_names
 from voicelab.recording.reference import find_reference
 
@@ -33,6 +36,8 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="voicelab", description="See, check and convert audio for real-time voice APIs.")
     p.add_argument("--version", action="version", version=f"voicelab {__version__}")
+    p.add_argument("--debug", action="store_true",
+                   help="print the full traceback of an error (anywhere on the command line)")
     sub = p.add_subparsers(dest="command", required=True)
 
     ins = sub.add_parser("inspect", help="measure a file and report problems with fixes")
@@ -63,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--raw", metavar="ENCODING:RATE:CHANNELS", help="declare a headerless input")
     st.add_argument("--engine", choices=["whisper", "sphinx"], default="whisper", help="emulator engine")
     st.add_argument("--json", action="store_true", help="print the metrics as JSON at the end")
+    st.add_argument("--echo", metavar="DELAY[:GAIN]",
+                    help="mix the agent's reply audio back into the audio sent, DELAY seconds later at linear "
+                         "GAIN (default 0.6), as speakers without echo cancellation do: reproduces 'the agent "
+                         "interrupts itself'")
+    st.add_argument("--strict", action="store_true",
+                    help="refuse to connect when the pre-flight check of the first second of audio finds a problem")
 
     rp = sub.add_parser("replay", help="play a saved Recording back, printing its events")
     rp.add_argument("recording")
@@ -100,6 +111,10 @@ def _parser() -> argparse.ArgumentParser:
     sv = sub.add_parser("serve", help="run the local emulator of Pulse and the AssemblyAI Voice Agent API",
                         add_help=False)
     sv.add_argument("rest", nargs=argparse.REMAINDER)
+
+    tp = sub.add_parser("tap", help="a recording proxy between any app and the API (or the emulator)",
+                        add_help=False)
+    tp.add_argument("rest", nargs=argparse.REMAINDER)
     return p
 
 
@@ -122,28 +137,33 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 def _convert(args: argparse.Namespace) -> int:
     tgt = get_target(args.target)
-    clip = load(args.input, raw=args.raw)
-    out = Path(args.output)
+    out = check_output_path(args.output, args.input)  # before reading: never write over the input
     if not out.parent.exists():
-        raise VoicelabError(f"output directory {str(out.parent)!r} does not exist")
+        raise ConversionError(f"output directory {str(out.parent)!r} does not exist; create it first")
+    if out.is_dir():
+        raise ConversionError(f"output {str(out)!r} is a directory; give a file name such as {str(out / 'out.wav')!r}")
     encoding = args.encoding or tgt.recommended_encoding
-    fmt = RawFormat(encoding=encoding, samplerate=args.samplerate or tgt.recommended_samplerate)
+    rate = tgt.recommended_samplerate if args.samplerate is None else check_samplerate(args.samplerate,
+                                                                                        what="--samplerate")
+    fmt = RawFormat(encoding=encoding, samplerate=rate)
     if encoding not in tgt.encodings:
-        raise VoicelabError(f"{tgt.title} does not accept {encoding!r}; use one of {', '.join(tgt.encodings)}")
+        raise ConversionError(f"{tgt.title} does not accept {encoding!r}; use one of {', '.join(tgt.encodings)}")
     if fmt.samplerate not in tgt.rates_for(encoding):
-        raise VoicelabError(f"{tgt.title} expects {encoding} at {', '.join(map(str, tgt.rates_for(encoding)))} Hz, "
-                            f"not {fmt.samplerate}")
+        raise ConversionError(f"{tgt.title} expects {encoding} at {', '.join(map(str, tgt.rates_for(encoding)))} "
+                              f"Hz, not --samplerate {fmt.samplerate}")
+    clip = require_audio(load(args.input, raw=args.raw), purpose="convert")
     clip = resample(to_mono(clip), fmt.samplerate)
     if args.normalize is not None:
         clip = normalize(clip, peak_dbfs=args.normalize)
     if out.suffix.lower() in RAW_SUFFIXES:
         if encoding == "opus":
-            raise VoicelabError("raw opus packets have no framing in a file; use --encoding ogg_opus or linear16")
+            raise ConversionError("raw opus packets have no framing in a file; use --encoding ogg_opus or linear16")
         _write_atomic(out, codecs.encode(clip, encoding=encoding))
         print(f"wrote {out}: {clip.duration:.2f} s of {fmt} ({tgt.title}); load it with raw='{fmt}'")
     else:
         if args.encoding:
-            raise VoicelabError("--encoding applies to raw output (.raw/.pcm); container files are written as PCM_16")
+            raise ConversionError("--encoding applies to raw output (.raw/.pcm); container files are written as "
+                                  "PCM_16")
         save(clip, out)
         print(f"wrote {out}: {clip.duration:.2f} s, {clip.samplerate} Hz mono PCM_16 ({tgt.title})")
     return EXIT_OK
@@ -169,7 +189,10 @@ def _stream(args: argparse.Namespace) -> int:
     import json
 
     from voicelab.client import stream
-    from voicelab.protocols.events import Final, Partial
+    from voicelab.client.echo import EchoLoop
+    from voicelab.protocols.events import AgentTranscript, Final, Partial
+
+    echo = EchoLoop.parse(args.echo) if args.echo is not None else None
 
     params = _params(args.param)
     width = 0
@@ -184,6 +207,10 @@ def _stream(args: argparse.Namespace) -> int:
         elif isinstance(ev, Final) and ev.text.strip():
             sys.stdout.write(("\r" + ev.text.ljust(width) if tty else ev.text) + "\n")
             width = 0
+        elif isinstance(ev, AgentTranscript):
+            line = f"agent: {ev.text}" + (" (interrupted)" if ev.interrupted else "")
+            sys.stdout.write(("\r" + line.ljust(width) if tty else line) + "\n")
+            width = 0
         sys.stdout.flush()
 
     with contextlib.ExitStack() as stack:
@@ -195,7 +222,7 @@ def _stream(args: argparse.Namespace) -> int:
             url, key = server.url, server.api_key
         session = stream(args.file, provider=args.provider, url=url, api_key=key, raw=args.raw, params=params,
                          chunk_bytes=args.chunk_bytes, chunk_seconds=args.chunk_seconds, speed=args.speed,
-                         record=args.record, on_event=show)
+                         record=args.record, on_event=show, echo=echo, strict=args.strict)
         session.wait()
     ref = find_reference(args.file)
     report = session.metrics(reference=ref)
@@ -228,8 +255,8 @@ def _metrics(args: argparse.Namespace) -> int:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from voicelab.diagnose import doctor
-    from voicelab.diagnose.doctor import DoctorSetupError
+    from voicelab.diagnosis import doctor
+    from voicelab.diagnosis.doctor import DoctorSetupError
     from voicelab.providers import get_provider
 
     auth_header = None
@@ -249,7 +276,7 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def _diagnose(args: argparse.Namespace) -> int:
-    from voicelab.diagnose.recorded import diagnose
+    from voicelab.diagnosis.recorded import diagnose
 
     report = diagnose(args.recording)
     print(report.to_json() if args.json else str(report))
@@ -266,10 +293,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         0 when clean, 1 when an error finding exists, 2 on usage or I/O errors.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv  # anywhere on the line: `voicelab convert a b --debug` works too
+    argv = [a for a in argv if a != "--debug"]
     if argv[:1] == ["serve"]:
         from voicelab.emulator.cli import serve_command
 
         return int(serve_command(argv[1:]))
+    if argv[:1] == ["tap"]:
+        from voicelab.proxy.cli import tap_command
+
+        return int(tap_command(argv[1:]))
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -279,12 +312,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         commands = {"inspect": _inspect, "convert": _convert, "stream": _stream, "replay": _replay,
                     "metrics": _metrics, "doctor": _doctor, "diagnose": _diagnose}
         return commands[args.command](args)
-    except VoicelabError as exc:
-        print(f"voicelab {args.command}: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"voicelab {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (VoicelabError, OSError) as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"voicelab {args.command}: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
-    except OSError as exc:
-        print(f"voicelab {args.command}: {exc}", file=sys.stderr)
+    except Exception as exc:  # a bug, or bad input nothing translated yet: one line, never a traceback
+        if debug:
+            traceback.print_exc()
+        print(f"voicelab {args.command}: unexpected {type(exc).__name__}: {_one_line(exc)} "
+              "(run with --debug for the traceback)", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _one_line(exc: BaseException) -> str:
+    """The error's message for the terminal: OSError as 'message: path', credentials masked, at most 2000 chars."""
+    from voicelab.protocols.redaction import redact, redact_url
+    from voicelab.providers import get_provider
+
+    if isinstance(exc, OSError) and not isinstance(exc, VoicelabError) and exc.strerror:
+        text = exc.strerror + (f": {exc.filename!r}" if exc.filename is not None else "")
+    else:
+        text = str(exc) or type(exc).__name__
+    secrets: list[str] = []
+    for name in provider_names():
+        value = os.environ.get(get_provider(name).key_env)
+        if value:
+            secrets += [value, value.strip()]
+    text = redact_url(redact(text, secrets))
+    return text if len(text) <= 2000 else text[:2000] + " …"
 
 
 if __name__ == "__main__":  # pragma: no cover

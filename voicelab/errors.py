@@ -16,11 +16,14 @@ there. tests/test_errors.py checks this drawing against the code::
         voicelab.errors -- audio in, audio out
             AudioLoadError
             AudioFormatError (ValueError)
+                EmptyAudioError
+            OutputIsInputError (ValueError)
             CodecError (ValueError)
                 CodecUnavailableError
             ConversionError (ValueError)
             ChunkError (ValueError)
             TargetError (KeyError)
+            VoicelabWarning (UserWarning)
         voicelab.protocols.errors -- the wire protocols (sans-I/O)
             ProtocolError
                 ParameterError (ValueError)
@@ -45,6 +48,8 @@ there. tests/test_errors.py checks this drawing against the code::
             NoTranscriptError
         voicelab.client.front -- the arguments of stream()
             StreamSetupError (ValueError)
+        voicelab.client.preflight -- the check of the audio before its first byte is sent
+            PreflightError (StreamSetupError)
         voicelab.client.pacing
             PacingError (ValueError)
         voicelab.client.retry
@@ -62,15 +67,20 @@ there. tests/test_errors.py checks this drawing against the code::
             LiveSourceClosedError (RuntimeError)
             LiveSourceOverrunError (BufferError)
             LiveSourceTimeoutError (TimeoutError)
-        voicelab.diagnose.doctor -- the arguments of doctor()
+        voicelab.diagnosis.doctor -- the arguments of doctor()
             DoctorSetupError (ValueError)
-        voicelab.diagnose.recorded -- the argument of diagnose()
+        voicelab.diagnosis.recorded -- the argument of diagnose()
             DiagnoseError (ValueError)
         voicelab.emulator.errors -- the local emulator
             EmulatorError
                 FaultSpecError (ValueError)
                 ServerConfigError (ValueError)
                 ServerStartError (RuntimeError)
+        voicelab.proxy.errors -- the recording proxy
+            TapError
+                TapConfigError (ValueError)
+                TapStartError (RuntimeError)
+                NoTapSessionError (LookupError)
         voicelab.emulator.recognizers.errors -- its speech recognizers
             RecognizerError [module only]
                 RecognizerOptionError (ValueError) [module only]
@@ -85,6 +95,12 @@ there. tests/test_errors.py checks this drawing against the code::
 
 Private exceptions that one module raises and catches itself for control flow
 are not errors and are not drawn.
+
+`VoicelabWarning` is the category of the warnings voicelab issues (``warnings.warn``), e.g. a
+pre-flight finding in the audio `voicelab.stream` is about to send. It is a `UserWarning`, so the
+usual filters apply (``warnings.simplefilter("error", voicelab.VoicelabWarning)`` turns them into
+exceptions), and also a `VoicelabError`, so such an exception is still caught by
+``except voicelab.VoicelabError``.
 """
 
 from __future__ import annotations
@@ -96,8 +112,11 @@ __all__ = [
     "CodecError",
     "CodecUnavailableError",
     "ConversionError",
+    "EmptyAudioError",
+    "OutputIsInputError",
     "TargetError",
     "VoicelabError",
+    "VoicelabWarning",
 ]
 
 
@@ -111,6 +130,21 @@ class AudioLoadError(VoicelabError):
 
 class AudioFormatError(VoicelabError, ValueError):
     """A declared audio format (encoding, rate, channels, dtype) is invalid or inconsistent."""
+
+
+class EmptyAudioError(AudioFormatError):
+    """Audio with no samples where that can only be a mistake (streaming, converting, loading an empty array).
+
+    A 0-frame `Clip` itself is allowed (a slice, an empty reply), and so is loading a container file
+    whose header holds 0 frames: ``inspect()`` reports it as the ``empty`` finding.
+    """
+
+
+class OutputIsInputError(VoicelabError, ValueError):
+    """An output path resolves to one of the inputs (same path, a symlink or a hard link to it).
+
+    Writing it would destroy the input, so nothing is written.
+    """
 
 
 class CodecError(VoicelabError, ValueError):
@@ -127,6 +161,10 @@ class ConversionError(VoicelabError, ValueError):
 
 class ChunkError(VoicelabError, ValueError):
     """Chunking was asked for an impossible size or duration."""
+
+
+class VoicelabWarning(VoicelabError, UserWarning):
+    """The category of voicelab's warnings: something will probably not work as intended (not raised)."""
 
 
 class TargetError(VoicelabError, KeyError):

@@ -26,8 +26,8 @@ import voicelab
 import voicelab.emulator as emulator
 from voicelab.audio.findings import SYMPTOMS
 from voicelab.cli import main
-from voicelab.diagnose import DOCTOR_CODES, DoctorReport, doctor
-from voicelab.diagnose.doctor import STEPS, DoctorSetupError
+from voicelab.diagnosis import DOCTOR_CODES, DoctorReport, doctor
+from voicelab.diagnosis.doctor import STEPS, DoctorSetupError
 from voicelab.providers import get_provider, providers
 
 CANARY = "sk_canary_DOCTOR_must_never_print_7f3a9c"
@@ -384,7 +384,7 @@ def test_the_key_never_appears(server, caplog, closed_port):
         assert_no_secret(report)
         assert "***" in str(report) or "<key>" in str(report)
     client_side = [r for r in caplog.records if not r.name.startswith("voicelab.emulator")]
-    assert any(r.name == "voicelab.diagnose.wire" and "Authorization" in r.getMessage() for r in client_side)
+    assert any(r.name == "voicelab.diagnosis.wire" and "Authorization" in r.getMessage() for r in client_side)
     assert not [r.getMessage() for r in client_side if CANARY in r.getMessage()]
     with pytest.raises(DoctorSetupError) as info:
         doctor(server.url, provider="pulse", api_key_env=CANARY)
@@ -418,7 +418,7 @@ def test_setup_errors(server):
 
 
 def test_without_the_sample_speech_the_session_is_checked_without_transcripts(server, monkeypatch, tmp_path):
-    module = importlib.import_module("voicelab.diagnose.doctor")  # the attribute `doctor` is the function
+    module = importlib.import_module("voicelab.diagnosis.doctor")  # the attribute `doctor` is the function
     monkeypatch.setattr(module, "SAMPLE_SPEECH", tmp_path / "not-installed.flac")
     report = doctor(server.url, provider="pulse", api_key=CANARY)
     assert report.ok, str(report)

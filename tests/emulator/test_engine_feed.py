@@ -7,7 +7,9 @@ recording recognizer through its constructor; the server tests drive it with rea
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,9 +61,15 @@ class Context:
     session_id: str = "s1"
     closing: bool = False
     failures: list[tuple[str, int]] = field(default_factory=list)
+    busy_marks: int = 0
 
     def clock(self) -> float:
         return time.monotonic()
+
+    @contextlib.contextmanager
+    def busy(self) -> Iterator[None]:
+        self.busy_marks += 1
+        yield
 
     async def run_engine(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(fn, *args, **kwargs)

@@ -72,7 +72,9 @@ def test_secrets_never_reach_the_file(tmp_path):
 
 
 def test_base64_audio_is_replaced_by_its_length():
-    rec = Recording(provider="assemblyai-agent")
+    # keep_audio_seconds=0: received audio is not kept either (by default it is, in the same window as the
+    # audio sent: tests/recording/test_recording_audio.py)
+    rec = Recording(provider="assemblyai-agent", keep_audio_seconds=0)
     audio = "QUJD" * 1000
     rec.message_out({"type": "input.audio", "audio": audio})
     rec.message_in(json.dumps({"type": "reply.audio", "data": audio}))

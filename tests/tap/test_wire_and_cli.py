@@ -15,8 +15,8 @@ import pytest
 
 import voicelab as vl
 from voicelab.providers import get_provider
+from voicelab.proxy.wire import AudioMeter, auth_injection, parse_listen, plan_upstream
 from voicelab.recording.log import Recording
-from voicelab.tap.wire import AudioMeter, auth_injection, parse_listen, plan_upstream
 
 from .conftest import ROOT, run_vendor_client
 

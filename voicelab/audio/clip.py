@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -82,10 +83,19 @@ class Clip:
     operation recorded in ``provenance.history``.
 
     Args:
-        samples: Array of shape ``(frames,)`` (mono) or ``(frames, channels)``.
-            Integer arrays are scaled to [-1, 1] by their dtype's full scale;
-            float arrays are taken as they are (values outside [-1, 1] are
-            kept, and ``inspect()`` reports them as clipping).
+        samples: Array of shape ``(frames,)`` (mono) or ``(frames, channels)``;
+            0 frames is allowed (an empty slice, an empty reply), and
+            ``inspect()`` reports it. Float arrays are taken as they are
+            (values outside [-1, 1] are kept, and ``inspect()`` reports them as
+            clipping). Integer arrays by dtype: ``int16`` and ``int32`` are PCM
+            scaled by their full scale (2**15, 2**31); ``int8`` (8-bit signed
+            PCM) and ``uint8`` (8-bit offset-binary PCM, as in 8-bit WAV) are
+            scaled by their true range with a ``UserWarning``; every other
+            integer dtype (``int64``, which ``np.array`` of Python ints gives,
+            ``uint16``, ``uint32``, ``uint64``) is refused with an
+            `AudioFormatError` that names the dtype, the value range and the
+            conversion to make, because scaling int64 by 2**63 turns any audio
+            into silence.
         samplerate: Samples per second per channel, in Hz.
         provenance: Where the samples came from; defaults to an ``array`` source.
     """
@@ -253,17 +263,72 @@ def _channels(samples: np.ndarray) -> int:
     return 1 if samples.ndim == 1 else int(samples.shape[1])
 
 
+#: Integer dtypes read silently, by full scale: ``x / 2**15`` and ``x / 2**31``.
+INTEGER_FULL_SCALE: dict[str, int] = {"int16": 1 << 15, "int32": 1 << 31}
+#: Integer dtypes read by their true range *with a warning*: (what they are taken as, offset, full scale).
+INTEGER_WARNED: dict[str, tuple[str, int, int]] = {
+    "int8": ("8-bit signed PCM (full scale 128)", 0, 128),
+    "uint8": ("8-bit unsigned PCM, offset-binary as in 8-bit WAV files (128 is silence)", 128, 128),
+}
+
+
 def _to_float32(arr: np.ndarray) -> npt.NDArray[np.float32]:
     if arr.dtype.kind == "b":
         raise AudioFormatError("samples are booleans; audio samples must be integers or floats")
     if arr.dtype.kind in "iu":
-        info = np.iinfo(arr.dtype)
-        if arr.dtype.kind == "u":  # unsigned PCM (e.g. 8-bit WAV) is offset-binary
-            mid = (int(info.max) + 1) // 2
-            return ((arr.astype(np.float64) - mid) / mid).astype(np.float32)
-        return (arr.astype(np.float64) / (int(info.max) + 1)).astype(np.float32)
+        name = arr.dtype.name
+        if name in INTEGER_FULL_SCALE:
+            return (arr.astype(np.float64) / INTEGER_FULL_SCALE[name]).astype(np.float32)
+        if name in INTEGER_WARNED:
+            what, offset, scale = INTEGER_WARNED[name]
+            warnings.warn(
+                f"{name} samples are read as {what}; if they are something else, convert them first "
+                "(e.g. samples.astype(np.float32) / full_scale)",
+                UserWarning,
+                stacklevel=_caller_stacklevel(),
+            )
+            return ((arr.astype(np.float64) - offset) / scale).astype(np.float32)
+        raise AudioFormatError(_refuse_integer(arr))
     if arr.dtype.kind == "f":
         return np.ascontiguousarray(arr, dtype=np.float32)
     raise AudioFormatError(
         f"samples have dtype {arr.dtype}; audio samples must be integers or floats"
     )
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning point at the first frame outside voicelab (the user's call)."""
+    import sys
+
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("voicelab."):
+        level, frame = level + 1, frame.f_back  # type: ignore[assignment]
+    return level
+
+
+def _refuse_integer(arr: np.ndarray) -> str:
+    """Why an integer array of another dtype (int64, uint16, uint32, uint64) is refused, and what to pass."""
+    name = arr.dtype.name
+    why = (
+        f"samples have dtype {name}, whose full scale (2**{arr.dtype.itemsize * 8 - 1}) would make any audio "
+        "near-silent"
+        if arr.dtype.kind == "i"
+        else f"samples have dtype {name}; unsigned {arr.dtype.itemsize * 8}-bit PCM is not a standard audio format"
+    )
+    if name == "int64":
+        why += " (np.array([...]) of Python ints gives int64)"
+    if arr.size == 0:
+        return f"{why}; the array is empty too. Pass float32 samples in [-1, 1] or int16 PCM"
+    lo, hi = float(arr.min()), float(arr.max())
+    if arr.dtype.kind == "u":
+        bits = arr.dtype.itemsize * 8
+        fix = (f"if they are offset-binary samples, centre them: (samples.astype(np.int64) - {1 << (bits - 1)})"
+               f".astype(np.int{min(bits, 32)}), or pass floats in [-1, 1]")
+    elif -32768 <= lo and hi <= 32767:
+        fix = "their values fit 16-bit PCM: if they are 16-bit samples, pass samples.astype(np.int16)"
+    elif -(1 << 31) <= lo and hi <= (1 << 31) - 1:
+        fix = ("their values fit 32-bit PCM: pass samples.astype(np.int32) for 32-bit samples, or "
+               "(samples / 2**23).astype(np.float32) for 24-bit ones")
+    else:
+        fix = "scale them to floats in [-1, 1] yourself: (samples / full_scale).astype(np.float32)"
+    return f"{why}; values range from {lo:.0f} to {hi:.0f}: {fix}"

@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import soxr
 
-from voicelab.audio.clip import Clip
+from voicelab.audio.clip import INTEGER_FULL_SCALE, Clip
 from voicelab.audio.formats import check_samplerate
 from voicelab.errors import ConversionError
 
@@ -57,17 +57,24 @@ def pcm_to_float(samples: npt.ArrayLike) -> npt.NDArray[np.float32]:
     """Convert integer PCM to float32 in [-1, 1) by the dtype's full scale (floats pass through).
 
     Args:
-        samples: int16/int32 (or float) samples.
+        samples: int16 or int32 (or float) samples.
 
     Returns:
         float32 samples with the same shape.
+
+    Raises:
+        ConversionError: Another dtype; int64 in particular is refused, because scaling it by 2**63
+            would turn any audio into silence (``np.array`` of Python ints gives int64: use
+            ``.astype(np.int16)`` for 16-bit samples).
     """
     arr = np.asarray(samples)
     if arr.dtype.kind == "f":
         return arr.astype(np.float32)
-    if arr.dtype.kind != "i":
-        raise ConversionError(f"expected signed integer or float samples, got dtype {arr.dtype}")
-    return (arr.astype(np.float64) / (int(np.iinfo(arr.dtype).max) + 1)).astype(np.float32)
+    if arr.dtype.name not in INTEGER_FULL_SCALE:
+        hint = (" (np.array of Python ints gives int64; for 16-bit samples use .astype(np.int16))"
+                if arr.dtype.name == "int64" else "")
+        raise ConversionError(f"pcm_to_float takes int16, int32 or float samples, got dtype {arr.dtype}{hint}")
+    return (arr.astype(np.float64) / INTEGER_FULL_SCALE[arr.dtype.name]).astype(np.float32)
 
 
 def to_mono(clip: Clip) -> Clip:

@@ -22,9 +22,9 @@ from voicelab.audio.clip import Clip, Provenance, SourceKind
 from voicelab.audio.formats import RawFormat
 from voicelab.audio.riff import parse_wav_header
 from voicelab.audio.sniff import BLOCKING, sniff_bytes
-from voicelab.errors import AudioFormatError, AudioLoadError, VoicelabError
+from voicelab.errors import AudioFormatError, AudioLoadError, EmptyAudioError, OutputIsInputError, VoicelabError
 
-__all__ = ["RAW_SUFFIXES", "Source", "load", "read_source_bytes", "save"]
+__all__ = ["RAW_SUFFIXES", "Source", "check_output_path", "load", "read_source_bytes", "require_audio", "save"]
 
 log = logging.getLogger("voicelab.audio")
 
@@ -75,11 +75,21 @@ def read_source_bytes(source: Any) -> tuple[bytes, SourceKind, str | None]:
         except PermissionError:
             raise AudioLoadError(f"permission denied reading {str(path)!r}") from None
     if hasattr(source, "read"):
-        data = source.read()
+        text_mode = AudioLoadError(
+            "the file object is open in text mode; open audio files in binary mode: open(path, 'rb')"
+        )
+        if isinstance(source, io.TextIOBase):
+            raise text_mode
+        try:
+            data = source.read()
+        except UnicodeDecodeError:  # a text wrapper that io.TextIOBase does not cover
+            raise text_mode from None
+        except (OSError, ValueError) as exc:  # a closed file, a socket error
+            raise AudioLoadError(f"could not read the file object: {exc}") from None
         if isinstance(data, str):
-            raise AudioLoadError(
-                "the file object is open in text mode; open audio files in binary mode: open(path, 'rb')"
-            )
+            raise text_mode
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise AudioLoadError(f"the file object's read() returned a {type(data).__name__}, not bytes")
         fname = getattr(source, "name", None)
         return bytes(data), "file", fname if isinstance(fname, str) else None
     raise AudioLoadError(
@@ -111,9 +121,17 @@ def load(
 
     Returns:
         A Clip whose provenance records the source, container, subtype,
-        original dtype and byte order.
+        original dtype and byte order. Integer arrays follow `Clip`'s dtype
+        rules (int16/int32 by full scale; int8/uint8 with a warning; int64,
+        uint16/32/64 refused).
+
+    Empty audio: an empty array (0 frames) and 0 bytes (raw or container)
+    are refused; a container file whose header is valid but holds 0 frames
+    loads as a 0-frame Clip, so ``inspect()`` can report it (``empty``).
+    `voicelab.stream` and ``voicelab convert`` refuse 0-frame audio.
 
     Raises:
+        EmptyAudioError: ``source`` is an empty array.
         AudioLoadError: The source cannot be read (missing file, unknown
             container, truncated data …).
         AudioFormatError: The declared format is invalid, or the bytes are
@@ -132,6 +150,11 @@ def load(
             raise AudioFormatError(
                 "a numpy array carries no sample rate; pass it: vl.load(array, samplerate=16000)"
             )
+        if source.size == 0 or (source.ndim >= 1 and source.shape[0] == 0):
+            raise EmptyAudioError(
+                f"the array is empty (shape {source.shape}): there is no audio to load; check the code that "
+                "filled it (for an intentionally empty clip use vl.Clip(np.zeros(0, np.float32), samplerate=...))"
+            )
         return Clip(source, samplerate=samplerate)
     if fmt is None and isinstance(source, (str, os.PathLike)) and str(source).lower().endswith(RAW_SUFFIXES):
         raise AudioFormatError(
@@ -144,10 +167,71 @@ def load(
     return _load_container(data, kind=kind, name=name)
 
 
+def require_audio(clip: Clip, *, purpose: str) -> Clip:
+    """Return ``clip`` if it has samples; refuse a 0-frame clip where that can only be a mistake.
+
+    Args:
+        clip: The loaded clip.
+        purpose: What it is for, in the message (``"stream"``, ``"convert"``).
+
+    Returns:
+        ``clip`` unchanged.
+
+    Raises:
+        EmptyAudioError: The clip has 0 frames.
+    """
+    if clip.frames == 0:
+        name = clip.provenance.name
+        what = repr(name) if name else "the audio"
+        raise EmptyAudioError(
+            f"{what} holds no audio (0 frames, {clip.provenance.describe()}); there is nothing to {purpose}. "
+            "Check the source: a recording that captured nothing, or a file that was written empty"
+        )
+    return clip
+
+
+def check_output_path(output: str | os.PathLike[str], *inputs: object, what: str = "output") -> Path:
+    """Refuse an output path that is one of the inputs (the same path, a symlink or a hard link to it).
+
+    Args:
+        output: Where something is about to be written.
+        inputs: The inputs being read (non-path inputs such as arrays or bytes are ignored).
+        what: How to name the output in the message (``"output"``, ``"--record"``).
+
+    Returns:
+        ``output`` as a `Path`.
+
+    Raises:
+        OutputIsInputError: Writing ``output`` would replace an input.
+    """
+    out = Path(output)
+    for src in inputs:
+        if not isinstance(src, (str, os.PathLike)):
+            continue
+        inp = Path(src)
+        try:
+            same = os.path.samefile(out, inp)
+        except (OSError, ValueError):  # one of them does not exist (yet), or an unusable name
+            same = False
+        if not same:
+            try:
+                same = out.resolve() == inp.resolve()
+            except (OSError, RuntimeError):  # a symlink loop
+                same = False
+        if same:
+            link = "" if out.absolute() == inp.absolute() else " (the same file, through a link)"
+            other = out.with_name(f"{out.stem}_out{out.suffix}")
+            raise OutputIsInputError(
+                f"{what} {str(out)!r} is the input {str(inp)!r}{link}: writing it would destroy the input, "
+                f"so nothing was written; choose another path, e.g. {str(other)!r}"
+            )
+    return out
+
+
 def _load_raw(data: bytes, fmt: RawFormat, *, kind: SourceKind, name: str | None) -> Clip:
     from voicelab.audio import codecs
 
-    where = repr(name) if name else f"the {len(data)} bytes"
+    where = repr(name) if name else (f"the {len(data)} bytes" if data else "the data")
     findings = sniff_bytes(data, fmt, where=where)
     blocking = [f for f in findings if f.code in BLOCKING]
     if blocking:

@@ -215,7 +215,7 @@ def sniff_bytes(data: bytes, fmt: RawFormat, *, where: str = "the data") -> list
         plaus = _float32_plausible(sample)
         if plaus < 0.98:
             le = _int16_view(sample)
-            r = _lag_corr(le - le.mean(), 1)
+            r = _lag_corr(le - le.mean(), 1) if le.size else 0.0
             looks_int16 = r > 0.3
             out.insert(0, Finding(
                 code="int16_as_float32" if looks_int16 else "invalid_float",

@@ -45,13 +45,17 @@ from voicelab.client.stream_state import (
 )
 from voicelab.protocols.errors import ProtocolError
 from voicelab.protocols.events import Error, Event
-from voicelab.protocols.redaction import redact
+from voicelab.protocols.redaction import redact, redacting_logger
 from voicelab.providers import Driver, get_provider
 from voicelab.recording.log import Recording
 
 __all__ = ["StreamOptions", "run_stream"]
 
 log = logging.getLogger("voicelab.client")
+#: What websockets logs for voicelab's connections (instead of ``websockets.client``): its DEBUG lines carry
+#: the upgrade request's headers and URL, so a `RedactingFilter` masks ``Authorization`` values and
+#: ``?token=``/``?api_key=`` before any handler sees them. No global logger is touched.
+_WIRE_LOG = redacting_logger("voicelab.client.websockets")
 
 #: Wall seconds between WebSocket pings (websockets closes the connection when a pong does not come in
 #: time, so a dead peer is noticed even while nothing else arrives).
@@ -153,7 +157,7 @@ async def run_stream(
         NoTranscriptError: The server took the audio and closed normally without any transcript.
         StreamTimeout: The provider did not answer in time.
     """
-    parse = get_provider(driver.provider).parse
+    parse = driver.parse  # the session's own settings (e.g. the agent's output encoding) shape the events
     state = StreamState(driver=driver, retry=options.retry, reconnect=options.reconnect)
     pacer = Pacer(speed=options.speed, clock=recording.now)
     source = chunks.__aiter__()
@@ -168,7 +172,7 @@ async def run_stream(
             ws = await connect(req.url.reveal(), additional_headers=dict(req.headers.reveal()),
                                open_timeout=options.open_timeout, max_size=options.max_message_bytes,
                                ping_interval=PING_INTERVAL_WALL_S, close_timeout=CLOSE_TIMEOUT_WALL_S,
-                               compression=None)
+                               compression=None, logger=_WIRE_LOG)
         except InvalidStatus as exc:
             status = exc.response.status_code
             body = bytes(exc.response.body or b"").decode("utf-8", "replace")

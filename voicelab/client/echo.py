@@ -67,7 +67,7 @@ DEFAULT_DELAY_SECONDS = 0.25
 #: Echo level relative to the reply audio (0.6 ≈ -4.4 dB): laptop speakers near the microphone.
 DEFAULT_GAIN = 0.6
 #: After the source ends, the longest the loop keeps sending (echo plus silence), seconds.
-DEFAULT_TAIL_SECONDS = 20.0
+DEFAULT_TAIL_SECONDS = 10.0
 #: A reply chunk that arrives at most this long after the previous one finished playing still plays
 #: right after it, without a gap: an output device buffers this much against network jitter.
 PLAYOUT_SLACK_SECONDS = 0.1

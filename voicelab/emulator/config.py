@@ -11,13 +11,28 @@ from voicelab.emulator.errors import ServerConfigError
 from voicelab.emulator.faults import Faults, parse_faults
 from voicelab.protocols.wire import EMULATOR_LIMIT_CLOSE_CODES
 
-__all__ = ["ENGINES", "LIMIT_CLOSE_CODES", "Limits", "ServerConfig", "new_api_key", "redact_key"]
+__all__ = [
+    "DEFAULT_IDLE_TIMEOUT",
+    "DEFAULT_SESSIONS_PER_CREDENTIAL",
+    "ENGINES",
+    "LIMIT_CLOSE_CODES",
+    "Limits",
+    "ServerConfig",
+    "new_api_key",
+    "redact_key",
+]
 
 #: Engines the server accepts (see `voicelab.emulator.recognizers`).
 ENGINES: tuple[str, ...] = ("whisper", "sphinx")
 #: The close code of each limit (after the provider's error frame); defined with the shared protocol
 #: vocabulary so every provider's ``explain_close`` explains the same numbers (docs/emulator.md lists them).
 LIMIT_CLOSE_CODES = EMULATOR_LIMIT_CLOSE_CODES
+
+
+#: `Limits.idle_timeout` by default, seconds.
+DEFAULT_IDLE_TIMEOUT = 60.0
+#: `Limits.max_sessions_per_credential` by default.
+DEFAULT_SESSIONS_PER_CREDENTIAL = 50
 
 
 def new_api_key() -> str:
@@ -34,24 +49,30 @@ def redact_key(key: str | None) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class Limits:
-    """Per-connection limits; ``None`` disables a limit.
+    """Per-connection limits; ``None`` disables a limit (docs/emulator.md lists them).
 
     Each violation sends the provider's error frame, then closes with the limit's code in
-    `LIMIT_CLOSE_CODES`.
+    `LIMIT_CLOSE_CODES`. The vendors document none of these values; the defaults keep a busy or
+    careless client from tipping the emulator over.
 
     Attributes:
         max_frame_bytes: Largest accepted frame; larger ones close 1009.
         max_messages_per_second: Frames per second a client may send (over a sliding 1 s window);
             more close 4001.
         max_session_seconds: Session length cap; then close 4002.
-        idle_timeout: Seconds without any client frame before the server closes (4003); off by default
-            because the real value is unknown.
+        idle_timeout: Seconds in which nothing happens on a connection (no client frame, no server
+            message, no recognizer work pending) before the server closes it (4003). 60 s by default, so
+            silent clients cannot hold sessions for hours.
+        max_sessions_per_credential: Most sessions open at once with one credential (the same API key or
+            token); one more is closed 4004 after the upgrade, so one client cannot take every session
+            of `ServerConfig.concurrency_limit`.
     """
 
     max_frame_bytes: int | None = 1 << 20
     max_messages_per_second: float | None = 500.0
     max_session_seconds: float | None = 10800.0
-    idle_timeout: float | None = None
+    idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT
+    max_sessions_per_credential: int | None = DEFAULT_SESSIONS_PER_CREDENTIAL
 
     def __post_init__(self) -> None:
         """Validate the values."""
@@ -59,6 +80,10 @@ class Limits:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value <= 0):
                 raise ServerConfigError(f"{name}={value!r} must be a positive number, or None to disable the limit.")
+        per = self.max_sessions_per_credential
+        if per is not None and (isinstance(per, bool) or not isinstance(per, int) or per < 1):
+            raise ServerConfigError(
+                f"max_sessions_per_credential={per!r} must be a whole number >= 1, or None to disable the limit.")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -269,10 +269,11 @@ class EngineFeed:
         try:
             while not ctx.closing:
                 item = await self._next()
-                if isinstance(item, AudioBatch):
-                    await self._accept(item)
-                else:
-                    await self._on_control(item.item)
+                with ctx.busy():  # the session is not idle while its audio is being recognised
+                    if isinstance(item, AudioBatch):
+                        await self._accept(item)
+                    else:
+                        await self._on_control(item.item)
         except asyncio.CancelledError:
             raise
         except Exception:

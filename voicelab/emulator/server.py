@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import http
 import json
 import logging
@@ -38,7 +39,7 @@ import re
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -52,8 +53,8 @@ from websockets.http11 import Request, Response
 from voicelab.emulator.config import LIMIT_CLOSE_CODES, ServerConfig
 from voicelab.emulator.errors import FaultSpecError, ServerStartError
 from voicelab.emulator.faults import FAULT_QUERY_PARAM, Faults, FaultState, parse_faults
-from voicelab.protocols.redaction import redact_url
-from voicelab.protocols.wire import HandshakeRejection, JsonMessage, encode_json, parse_query
+from voicelab.protocols.redaction import SECRET_QUERY_PARAMS, redact_url, redacting_logger
+from voicelab.protocols.wire import HandshakeRejection, JsonMessage, bearer_token, encode_json, parse_query
 
 __all__ = [
     "ConnectionContext",
@@ -84,6 +85,27 @@ SPHINX_WARM_DECODERS = 6
 MAX_HTTP_BODY = 1 << 20
 #: Largest plain-HTTP request head (request line and headers) the emulator reads itself, in bytes.
 _MAX_HTTP_HEAD = 64 << 10
+#: Seconds after a session ends before the server returns freed memory to the system (`malloc_trim`).
+TRIM_DELAY = 1.0
+
+
+def _malloc_trim() -> None:
+    """Return free heap memory to the system (glibc's ``malloc_trim``; nothing elsewhere)."""
+    global _LIBC
+    if _LIBC is None:
+        import ctypes
+        import ctypes.util
+
+        try:
+            _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            _LIBC.malloc_trim  # noqa: B018 - raises AttributeError off glibc
+        except (OSError, AttributeError):
+            _LIBC = False
+    if _LIBC:
+        _LIBC.malloc_trim(0)
+
+
+_LIBC: Any = None
 
 
 def sphinx_server_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -208,36 +230,61 @@ class Route:
 
 
 class SessionRegistry:
-    """Active connections (for the concurrency limit) and parked sessions (for resume).
+    """Active connections (for the concurrency limits) and parked sessions (for resume).
+
+    Only live connections count: one whose socket has closed stops counting at once, even while its
+    handler is still winding down (cancelling engine work, parking its session).
 
     Args:
         limit: Most simultaneous connections; ``None`` disables the limit.
+        per_credential: Most simultaneous connections with one credential; ``None`` disables the limit.
+        clock: The server clock (seconds), to expire parked sessions as new ones are parked.
     """
 
-    def __init__(self, *, limit: int | None) -> None:
+    def __init__(self, *, limit: int | None, per_credential: int | None = None,
+                 clock: Callable[[], float] | None = None) -> None:
         self.limit = limit
+        self.per_credential = per_credential
+        self._clock = clock
         self._active: dict[int, ConnectionContext] = {}
         self._handling: dict[int, ConnectionContext] = {}  # handler still running (socket may be gone)
         self._parked: dict[str, tuple[float, Any]] = {}
 
     def __len__(self) -> int:
+        self._prune()
         return len(self._active)
+
+    def _prune(self) -> None:
+        """Forget connections whose socket has closed (their handlers may still be running)."""
+        for key in [k for k, c in self._active.items() if c.conn.state.name == "CLOSED"]:
+            del self._active[key]
 
     def count(self, provider: str | None = None) -> int:
         """Active connections, optionally of one provider."""
+        self._prune()
         return sum(1 for c in self._active.values() if provider is None or c.provider == provider)
 
     def contexts(self) -> list[ConnectionContext]:
         """The active connection contexts."""
+        self._prune()
         return list(self._active.values())
 
     def try_add(self, ctx: ConnectionContext) -> bool:
         """Count a connection in, unless the limit is reached."""
+        self._prune()
         if self.limit is not None and len(self._active) >= self.limit:
             return False
         self._active[id(ctx)] = ctx
         self._handling[id(ctx)] = ctx
         return True
+
+    def credential_full(self, ctx: ConnectionContext) -> bool:
+        """Whether ``ctx``'s credential already holds `per_credential` live connections (``ctx`` not counted)."""
+        if self.per_credential is None or ctx.credential is None:
+            return False
+        self._prune()
+        same = sum(1 for c in self._active.values() if c is not ctx and c.credential == ctx.credential)
+        return same >= self.per_credential
 
     def remove(self, ctx: ConnectionContext) -> None:
         """Count a connection out (its socket closed; its handler may still be winding down)."""
@@ -249,8 +296,18 @@ class SessionRegistry:
         self._handling.pop(id(ctx), None)
 
     def park(self, session_id: str, state: Any, *, until: float) -> None:
-        """Keep a disconnected session's state until ``until`` (server clock) for a resume."""
+        """Keep a disconnected session's state until ``until`` (server clock) for a resume.
+
+        Expired sessions are dropped here too, so parked state never piles up when nobody resumes.
+        """
+        if self._clock is not None:
+            self._expire(self._clock())
         self._parked[session_id] = (until, state)
+
+    @property
+    def parked(self) -> int:
+        """Sessions kept for a resume."""
+        return len(self._parked)
 
     def take(self, session_id: str, *, now: float) -> Any | None:
         """Remove and return a parked session's state, or ``None`` if unknown or expired."""
@@ -291,6 +348,8 @@ class ConnectionContext:
         server: The server.
         session_id: Set by the handler once it has one (for logs and the registry).
         audio_chunks: Audio frames counted so far with `count_chunk`.
+        credential: A digest of the credential the upgrade presented (for the per-credential limit;
+            never the credential itself), or ``None``.
     """
 
     def __init__(
@@ -312,6 +371,7 @@ class ConnectionContext:
         self.server = server
         self.session_id: str | None = None
         self.audio_chunks = 0
+        self.credential = _credential_digest(request)
         self.started_at = server.clock()
         self.closing = False
         self.closed_by_server: int | None = None
@@ -319,7 +379,8 @@ class ConnectionContext:
         self._out: deque[tuple[float, Any]] = deque()
         self._wake = asyncio.Event()
         self._last_due = 0.0
-        self._last_frame = self.started_at
+        self._last_frame = self.started_at  # last client frame or server message (the idle timeout's clock)
+        self._busy = 0  # recognizer work in flight (`busy`): a session waiting for its engine is not idle
         self._sender: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._done = asyncio.Event()
@@ -350,7 +411,22 @@ class ConnectionContext:
 
     async def run_engine(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run blocking recognizer work in the server's thread pool (never on the event loop)."""
-        return await self.server.run_engine(fn, *args, **kwargs)
+        with self.busy():
+            return await self.server.run_engine(fn, *args, **kwargs)
+
+    @contextlib.contextmanager
+    def busy(self) -> Iterator[None]:
+        """Mark recognizer work in progress: the idle timeout does not run meanwhile, and restarts after it.
+
+        `run_engine` marks its call; `voicelab.emulator.engine_feed.EngineFeed` marks each item it works on
+        (with the ``slowdown`` fault's wait).
+        """
+        self._busy += 1
+        try:
+            yield
+        finally:
+            self._busy -= 1
+            self._last_frame = self.clock()
 
     # ----------------------------------------------------------------- receiving
 
@@ -485,6 +561,7 @@ class ConnectionContext:
                     self.registry.remove(self)  # a closed socket no longer counts against the limit
                     return
                 await self.conn.send(item)
+                self._last_frame = self.clock()
             except ConnectionClosed:
                 return
 
@@ -513,9 +590,10 @@ class ConnectionContext:
                         code=LIMIT_CLOSE_CODES["max_session_seconds"],
                     )
                 return
-            if limits.idle_timeout is not None and now - self._last_frame > limits.idle_timeout:
-                await self.fail(f"no data for {limits.idle_timeout:g} s (idle timeout)",
-                                code=LIMIT_CLOSE_CODES["idle_timeout"])
+            idle = limits.idle_timeout
+            if idle is not None and not self._busy and not self._out and now - self._last_frame > idle:
+                await self.fail(f"no data for {idle:g} s (idle timeout); send audio (silence while muted) "
+                                "or close the session when done", code=LIMIT_CLOSE_CODES["idle_timeout"])
                 return
             nxt = min([d[0] for d in deadlines] + [now + 0.25]) - now
             await asyncio.sleep(max(0.01, min(nxt, 0.25)))
@@ -561,6 +639,7 @@ class _HttpConnection(ServerConnection):
         self.http_method = "GET"
         self.http_body = b""
         self.http_error: int | None = None
+        self.prepared: _Prepared | None = None  # what process_request accepted, for the handler
         self._pending: bytearray | None = bytearray()  # the request so far; None once handed on
         self._head = b""
         self._head_len = 0
@@ -620,6 +699,28 @@ class _HttpConnection(ServerConnection):
         super().data_received(data)
 
 
+def _is_upgrade(request: Request) -> bool:
+    """Whether a request asks for a WebSocket upgrade (``Upgrade: websocket``, ``Connection: upgrade``)."""
+    headers = request.headers
+    upgrade = ",".join(headers.get_all("Upgrade")).lower()
+    connection = ",".join(headers.get_all("Connection")).lower()
+    return "websocket" in upgrade and "upgrade" in connection
+
+
+def _credential_digest(request: UpgradeRequest) -> str | None:
+    """A digest of the credential an upgrade presented (``Authorization`` value, or a key/token parameter).
+
+    Sessions are counted per credential with it; the credential itself is not kept.
+    """
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    _, value = bearer_token(headers.get("authorization"))
+    if not value:
+        value = next((v for k, v in request.query.items() if k.lower() in SECRET_QUERY_PARAMS and v), None)
+    if not value:
+        return None
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+
+
 def _template(path: str) -> re.Pattern[str]:
     """A regular expression for a path with ``{name}`` segments (each matches one path segment)."""
     parts = re.split(r"\{(\w+)\}", path)
@@ -674,7 +775,8 @@ class EmulatorServer:
     ) -> None:
         self.config = config
         self.clock = clock
-        self.registry = SessionRegistry(limit=config.concurrency_limit)
+        self.registry = SessionRegistry(limit=config.concurrency_limit,
+                                        per_credential=config.limits.max_sessions_per_credential, clock=clock)
         self.recognizer = recognizer
         self._owned_recognizer: Any | None = None  # loaded by this server with worker processes to stop
         self.engine_name: str | None = getattr(recognizer, "name", None)
@@ -682,10 +784,10 @@ class EmulatorServer:
         self._routes: dict[str, Route] = {}
         self._http: dict[str, dict[str, HttpEndpoint]] = {}
         self._http_templates: list[tuple[re.Pattern[str], str]] = []
-        self._prepared: dict[ServerConnection, _Prepared] = {}
         self._executor: ThreadPoolExecutor | None = None
         self._server: Server | None = None
         self._handler_tasks: set[asyncio.Task[Any]] = set()
+        self._trim_handle: asyncio.TimerHandle | None = None
         self.host = config.host
         self.port = config.port
 
@@ -820,7 +922,8 @@ class EmulatorServer:
                 close_timeout=_CLOSE_TIMEOUT,
                 ping_interval=20,
                 ping_timeout=20,
-                logger=logging.getLogger("voicelab.emulator.websockets"),
+                # websockets logs request lines and headers at DEBUG (``Authorization: Bearer …``, ``?token=…``)
+                logger=redacting_logger("voicelab.emulator.websockets"),
             )
         except OSError as exc:
             self._executor.shutdown(wait=False)
@@ -859,6 +962,9 @@ class EmulatorServer:
             self._server.close(close_connections=True)
             await self._server.wait_closed()
             self._server = None
+        if self._trim_handle is not None:
+            self._trim_handle.cancel()
+            self._trim_handle = None
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
@@ -930,6 +1036,14 @@ class EmulatorServer:
         if provider is None:
             logger.info("upgrade %s -> 404", safe)
             return _json_response(404, {"error": f"Not found: {route}", "request_id": rid}, {"x-request-id": rid})
+        if not _is_upgrade(request):  # a plain GET: answered here, before any credential is checked or used
+            logger.info("GET %s without an upgrade -> 426", safe)
+            return _json_response(
+                426,
+                {"error": f"{route} is a WebSocket endpoint: connect with a WebSocket client (ws:// or wss://), "
+                          "not a plain HTTP request", "request_id": rid},
+                {"Upgrade": "websocket", "Connection": "Upgrade", "x-request-id": rid},
+            )
         if faults.reject is not None:
             headers = {"x-request-id": rid}
             retry = faults.retry_after
@@ -951,7 +1065,10 @@ class EmulatorServer:
         if isinstance(result, HandshakeRejection):
             logger.info("upgrade %s -> %d", safe, result.status)
             return _json_response(result.status, result.body, result.headers)
-        self._prepared[conn] = _Prepared(provider=provider, config=result, request=upgrade, faults=faults)
+        # kept on the connection, not in a table of the server's: it goes with the connection, whatever
+        # websockets does with the request after this
+        if isinstance(conn, _HttpConnection):
+            conn.prepared = _Prepared(provider=provider, config=result, request=upgrade, faults=faults)
         logger.debug("upgrade %s accepted", safe)
         return None
 
@@ -979,7 +1096,9 @@ class EmulatorServer:
                 self._handler_tasks.discard(task)
 
     async def _handle_prepared(self, conn: ServerConnection) -> None:
-        prepared = self._prepared.pop(conn, None)
+        prepared = conn.prepared if isinstance(conn, _HttpConnection) else None
+        if isinstance(conn, _HttpConnection):
+            conn.prepared = None
         if prepared is None:  # cannot happen: process_request prepares every accepted upgrade
             await conn.close(1011, "internal error")
             return
@@ -1000,6 +1119,15 @@ class EmulatorServer:
             await ctx.close(1008, "concurrency limit reached")
             await ctx._finish()
             return
+        if self.registry.credential_full(ctx):
+            limit = self.registry.per_credential
+            logger.info("%s connection over the limit of %s sessions per credential", provider.name, limit)
+            await ctx.fail(f"this credential already holds {limit} open sessions (the emulator's "
+                           "max_sessions_per_credential); close one first, or use another token",
+                           code=LIMIT_CLOSE_CODES["max_sessions_per_credential"])
+            self.registry.handled(ctx)
+            await ctx._finish()
+            return
         try:
             await provider.handle(conn, ctx)
         except ConnectionClosed:
@@ -1010,3 +1138,21 @@ class EmulatorServer:
         finally:
             self.registry.handled(ctx)
             await ctx._finish()
+            self._schedule_trim()
+
+    def _schedule_trim(self) -> None:
+        """Give the memory freed by ended sessions back to the system, at most once per `TRIM_DELAY`.
+
+        Recognizer streams allocate in the engine threads (a whisper stream's VAD is ~8-10 MB); glibc keeps
+        what they free in per-thread arenas, so without this the process would stay at its peak after a
+        burst of sessions (1000 connect/stream/close cycles left it ~170 MB up; trimmed, within a few MB).
+        """
+        if self._trim_handle is None and self._executor is not None:
+            loop = asyncio.get_running_loop()
+            self._trim_handle = loop.call_later(TRIM_DELAY, self._trim)
+
+    def _trim(self) -> None:
+        self._trim_handle = None
+        if self._executor is not None:
+            with contextlib.suppress(RuntimeError):  # the pool is shutting down
+                asyncio.get_running_loop().run_in_executor(self._executor, _malloc_trim)

@@ -186,6 +186,7 @@ EMULATOR_LIMIT_CLOSE_CODES: dict[str, int] = {
     "max_messages_per_second": 4001,
     "max_session_seconds": 4002,
     "idle_timeout": 4003,
+    "max_sessions_per_credential": 4004,
 }
 
 _EMULATOR_DOC = "voicelab's emulator (docs/emulator.md, limits)"
@@ -205,15 +206,24 @@ _EMULATOR_LIMITS: dict[int, tuple[str, str, str, str]] = {
     ),
     4003: (
         "voicelab emulator: idle timeout",
-        "no frame from the client for Limits.idle_timeout seconds",
+        "nothing went either way for Limits.idle_timeout seconds (60 s by default): no frame from the client, "
+        "no message from the server and no recognizer work pending",
         "keep sending audio (silence while muted), or close the session when done",
         f"[INF] {_EMULATOR_DOC}; the real service's idle timeout is not documented",
+    ),
+    4004: (
+        "voicelab emulator: sessions per credential limit",
+        "this key or token already holds Limits.max_sessions_per_credential open sessions (50 by default), "
+        "so the emulator refused one more to keep room for other clients",
+        "close sessions you no longer use (end each one with close_stream / session.end), or give each "
+        "client its own token",
+        f"[INF] {_EMULATOR_DOC}; the real service's per-key limit is not documented",
     ),
 }
 
 
 def explain_emulator_close(code: int) -> Explanation | None:
-    """Explain one of the emulator's own limit close codes (4001-4003), or ``None`` for any other code."""
+    """Explain one of the emulator's own limit close codes (4001-4004), or ``None`` for any other code."""
     row = _EMULATOR_LIMITS.get(code)
     if row is None:
         return None

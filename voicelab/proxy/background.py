@@ -16,14 +16,14 @@ from urllib.parse import urlencode
 from voicelab.emulator.faults import Faults, parse_faults
 from voicelab.protocols.redaction import redact, redact_url
 from voicelab.providers.registry import get_provider
-from voicelab.tap.errors import NoTapSessionError, TapConfigError, TapStartError
-from voicelab.tap.proxy import TapServer, check_faults
-from voicelab.tap.session import TapSession
-from voicelab.tap.wire import TOKEN_PARAM, auth_injection, is_loopback, parse_listen, upstream_base
+from voicelab.proxy.errors import NoTapSessionError, TapConfigError, TapStartError
+from voicelab.proxy.forward import TapServer, check_faults
+from voicelab.proxy.session import TapSession
+from voicelab.proxy.wire import TOKEN_PARAM, auth_injection, is_loopback, parse_listen, upstream_base
 
 __all__ = ["Tap", "tap"]
 
-log = logging.getLogger("voicelab.tap")
+log = logging.getLogger("voicelab.proxy")
 
 _START_TIMEOUT = 30.0
 _STOP_TIMEOUT = 30.0

@@ -47,7 +47,7 @@ def tap_command(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(sys.argv[2:] if argv is None else argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    from voicelab.tap.background import tap
+    from voicelab.proxy.background import tap
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -5,7 +5,7 @@ refusal goes back to the app exactly as it came (status, headers, body) and the 
 subprotocol the upstream chose. Then one task per direction forwards every message unchanged (same
 text or binary type, same order) and records it; a close (code and reason) or a dropped TCP connection
 on one side is passed on to the other. Decisions (URLs, headers, which frames are audio) come from
-`voicelab.tap.wire`; faults are the emulator's (`voicelab.emulator.faults`).
+`voicelab.proxy.wire`; faults are the emulator's (`voicelab.emulator.faults`).
 """
 
 from __future__ import annotations
@@ -33,14 +33,14 @@ from voicelab.emulator.faults import Faults, FaultState, parse_faults
 from voicelab.errors import VoicelabError
 from voicelab.protocols.redaction import redact, redact_url
 from voicelab.providers.spec import ProviderSpec
+from voicelab.proxy.errors import TapStartError
+from voicelab.proxy.session import TapSession
+from voicelab.proxy.wire import HOP_HEADERS, AudioMeter, Injection, UpstreamPlan, plan_upstream
 from voicelab.recording.log import Recording
-from voicelab.tap.errors import TapStartError
-from voicelab.tap.session import TapSession
-from voicelab.tap.wire import HOP_HEADERS, AudioMeter, Injection, UpstreamPlan, plan_upstream
 
 __all__ = ["EMULATOR_ONLY_FAULTS", "TapServer", "check_faults"]
 
-log = logging.getLogger("voicelab.tap")
+log = logging.getLogger("voicelab.proxy")
 
 #: Seconds a close handshake may take on either side before the TCP connection is dropped.
 CLOSE_TIMEOUT_S = 5.0
@@ -288,7 +288,7 @@ class TapServer:
 
     Args:
         spec: The provider whose protocol the app speaks.
-        upstream: The upstream URL (`voicelab.tap.wire.upstream_base`).
+        upstream: The upstream URL (`voicelab.proxy.wire.upstream_base`).
         host: Interface to bind.
         port: TCP port (0: a free one).
         record: Where to write each session's Recording (a file name, numbered from the 2nd session on, or

@@ -15,7 +15,7 @@ from voicelab.recording.log import Recording
 
 __all__ = ["TapSession"]
 
-log = logging.getLogger("voicelab.tap")
+log = logging.getLogger("voicelab.proxy")
 
 Callback = Callable[[float, Event], None]
 

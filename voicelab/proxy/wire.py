@@ -29,7 +29,7 @@ from voicelab.encoding_names import ENCODING_ALIASES
 from voicelab.errors import VoicelabError
 from voicelab.protocols.redaction import SECRET_HEADERS, SECRET_QUERY_PARAMS, redact_url
 from voicelab.providers.spec import Driver, DriverOptions, ProviderSpec
-from voicelab.tap.errors import TapConfigError
+from voicelab.proxy.errors import TapConfigError
 
 __all__ = [
     "FAULT_PARAM",

@@ -209,6 +209,87 @@ def _redact_all(obj: Any, secrets: tuple[str, ...]) -> Any:
     return obj
 
 
+_NOT_A_RECORDING = ("is this a voicelab recording? Pass the .jsonl file written by "
+                    "vl.stream(..., record='session.jsonl') or voicelab stream --record")
+
+
+def _read_lines(p: Path) -> tuple[list[Entry], str | None]:
+    """`Recording.load`'s parser: the entries and the torn last line skipped (or ``None``).
+
+    Raises `RecordingError` naming the line and the fix.
+
+    Lines are split on newlines only: the file is written with ``ensure_ascii=False``, so a transcript may hold
+    U+2028 or another character `str.splitlines` would split on. A last line without its newline that
+    does not parse is what a crash mid-write leaves: it is skipped (`Recording.load` warns).
+    """
+    name = str(p)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise RecordingError(f"no such recording: {name!r}") from None
+    except IsADirectoryError:
+        raise RecordingError(f"{name!r} is a directory, not a recording; pass the .jsonl file inside it") from None
+    except OSError as exc:
+        raise RecordingError(f"cannot read the recording {name!r}: {exc.strerror or exc}") from None
+    if not data.strip():
+        raise RecordingError(f"{name!r} is empty; {_NOT_A_RECORDING}")
+    raw = data.split(b"\n")
+    last = len(raw) - 1 if raw[-1].strip() else len(raw) - 2  # index of the last non-empty line
+    torn_allowed = not data.endswith(b"\n")  # every line a Recording writes ends with a newline
+    entries: list[Entry] = []
+    for i, chunk in enumerate(raw):
+        where = f"{name!r} line {i + 1}"
+        line_bytes = chunk.removesuffix(b"\r")
+        if i == 0:
+            line_bytes = line_bytes.removeprefix(b"\xef\xbb\xbf")  # a BOM added by an editor
+        if not line_bytes.strip():
+            continue
+        torn = torn_allowed and i == last and bool(entries)
+        try:
+            line = line_bytes.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if torn:  # a multi-byte character cut in two by a crash
+                return entries, where
+            raise RecordingError(f"{where} is not UTF-8 text (byte {line_bytes[exc.start]:#04x} at column "
+                                 f"{exc.start + 1}): this is a binary file; {_NOT_A_RECORDING}") from None
+        try:
+            obj = json.loads(line)
+        except (ValueError, RecursionError):
+            if torn:
+                return entries, where
+            hint = " (cut short?)" if i == last else ""
+            raise RecordingError(f"{where} is not JSON{hint}: {_excerpt(line)}; {_NOT_A_RECORDING}") from None
+        entries.append(_entry(obj, where=where, first=not entries))
+    return entries, None
+
+
+def _excerpt(line: str, limit: int = 60) -> str:
+    return repr(_clip(line, limit))
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _entry(obj: Any, *, where: str, first: bool) -> Entry:
+    """Check one decoded line: a JSON object with a finite number ``t`` and a string ``kind``."""
+    if not isinstance(obj, dict):
+        raise RecordingError(f"{where} is JSON {type(obj).__name__ if obj is not None else 'null'}, not an object "
+                             f'like {{"t": 0.0, "kind": "session", ...}}; {_NOT_A_RECORDING}')
+    t, kind = obj.pop("t", None), obj.pop("kind", None)
+    if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
+        what = "has no \"t\"" if t is None else f"has \"t\": {_clip(json.dumps(t))}, not a number of seconds"
+        raise RecordingError(f"{where} {what} (every entry carries its time on the recording's clock); "
+                             f"{_NOT_A_RECORDING}")
+    if not isinstance(kind, str) or not kind:
+        raise RecordingError(f"{where} has no \"kind\" string (session, connect, chunk, recv …); {_NOT_A_RECORDING}")
+    if first and (kind != "session" or not isinstance(obj.get("provider"), str)):
+        problem = "has no provider" if kind == "session" else f"is a {kind!r} entry"
+        raise RecordingError(f"{where} {problem}: a recording starts with a session line naming its provider; "
+                             f"{_NOT_A_RECORDING}")
+    return Entry(float(t), kind, obj)
+
+
 class Recording:
     """A session log on one monotonic clock, written to JSONL as it grows.
 
@@ -390,33 +471,28 @@ class Recording:
     # -- reading ----------------------------------------------------------------------------
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Recording:
-        """Read a Recording from a JSONL file (a last line cut short by a crash is skipped).
+        """Read a Recording from a JSONL file (a last line cut short by a crash is skipped, with a warning).
 
         Args:
-            path: The file written by a Recording.
+            path: The file written by a Recording (``stream(..., record=...)``, ``voicelab stream --record``).
 
         Returns:
             A read-only Recording.
+
+        Raises:
+            RecordingError: The file cannot be read, or is not a Recording: not UTF-8, a line that is not a
+                JSON object with a number ``t`` and a string ``kind``, or no ``session`` line first. The
+                message names the line and the fix.
         """
         p = Path(path)
-        try:
-            lines = p.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            raise RecordingError(f"no such recording: {str(p)!r}") from None
-        entries: list[Entry] = []
-        for i, line in enumerate(lines):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                if i == len(lines) - 1:  # torn final line after a crash
-                    break
-                raise RecordingError(f"{str(p)!r} line {i + 1} is not JSON; is this a voicelab recording?") from None
-            t = float(obj.pop("t"))
-            entries.append(Entry(t, obj.pop("kind"), obj))
-        if not entries or entries[0].kind != "session":
-            raise RecordingError(f"{str(p)!r} does not start with a session line; is this a voicelab recording?")
+        entries, torn = _read_lines(p)
+        if torn is not None:
+            import warnings
+
+            from voicelab.errors import VoicelabWarning
+
+            warnings.warn(f"{torn} was cut short (the recording stopped mid-write, e.g. a crash) and is skipped",
+                          VoicelabWarning, stacklevel=2)
         rec = cls.__new__(cls)
         rec._secrets = ()
         rec._store_audio = False

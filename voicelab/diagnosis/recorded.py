@@ -124,6 +124,9 @@ NO_CLOSE_FRAME = 1006
 
 #: Least audio (seconds) sent for the outcome codes to judge that nothing came back.
 MIN_AUDIO_FOR_OUTCOME_S = 1.0
+#: ``partials_absent`` needs two finals of at least this many words (a one- or two-word utterance can be
+#: recognised in one go, with no partial before its final).
+PARTIALS_MIN_WORDS = 4
 #: Least audio (seconds) over at least `MIN_PACING_CHUNKS` chunks on one connection to judge the pacing.
 MIN_AUDIO_FOR_PACING_S = 1.0
 MIN_PACING_CHUNKS = 5
@@ -144,6 +147,8 @@ HIGH_LATENCY_S = 1.5
 #: Echo loop: normalised correlation of reply audio with the audio sent at or above which the reply
 #: is in the microphone signal.
 ECHO_SCORE = 0.35
+#: Echo loop: with a single reply above `ECHO_SCORE`, the score it needs on its own.
+ECHO_SINGLE_SCORE = 0.7
 #: Echo loop: the delays searched, seconds (speaker → microphone, plus buffering).
 ECHO_MAX_LAG_S = 2.0
 ECHO_MIN_LAG_S = -0.1
@@ -587,8 +592,9 @@ class _Diagnoser:
                        if code == "invalid_audio" else
                        "every message needs a JSON object with 'type'; input.audio needs 'audio' (base64) and comes "
                        "after session.ready; audio goes in text frames, never binary frames")
-                self.add(code, "error", f"the provider rejected {'the audio' if code == 'invalid_audio' else 'a message'}"
-                         f": {ev.message or code}" + (f" (the audio sent shows: {', '.join(behind)})" if behind else ""),
+                what = "the audio" if code == "invalid_audio" else "a message"
+                shows = f" (the audio sent shows: {', '.join(behind)})" if behind else ""
+                self.add(code, "error", f"the provider rejected {what}: {ev.message or code}{shows}",
                          code, fix, t=t, provider_code=ev.code, audio_findings=behind or None)
             elif code == "malformed_message":
                 continue  # a message the client could not parse: the client kept going
@@ -609,7 +615,8 @@ class _Diagnoser:
         t = c.close.t
         if code is None or code == NO_CLOSE_FRAME:
             self.add("dropped", "error" if final else "warning",
-                     f"connection {index + 1} dropped without a close frame (1006, {c.close.get('reason') or 'no reason'})"
+                     f"connection {index + 1} dropped without a close frame "
+                     f"(1006, {c.close.get('reason') or 'no reason'})"
                      + ("" if final else "; the client reconnected"),
                      "dropped",
                      "reconnect with backoff and resend the audio no final covered (voicelab does this: "
@@ -704,16 +711,21 @@ class _Diagnoser:
                      f"{len(partials)} partial transcript(s) came back, but no final: the session ended before "
                      "the provider finalised the speech",
                      "no_final",
-                     "end the session with the provider's end message and wait for its last final "
-                     "(Pulse: close_stream, then the final with is_last; the agent: trailing silence so turn "
-                     "detection closes the turn, then session.end)", t=partials[-1][0], partials=len(partials))
-        if finals and not partials and len(finals) >= 2:
+                     f"end the session with {', '.join(self.driver.finish()) or 'the provider end message'} and wait "
+                     "for the last final before closing (voicelab's stream() and stop() do); if the connection "
+                     "dropped, reconnect and resend the audio no final covered", t=partials[-1][0],
+                     partials=len(partials))
+        if not partials and sum(len(normalize_words(ev.text)) >= PARTIALS_MIN_WORDS for _, ev in finals) >= 2:
+            sizes = [float(c["audio_end"]) - float(c["audio_start"]) for c in new]
+            big = float(np.median(sizes)) if sizes else 0.0
             self.add("partials_absent", "warning",
                      f"{len(finals)} final(s) came back but no partial transcript: the display can only update "
-                     "once per utterance",
+                     "once per utterance"
+                     + (f"; each chunk held {big:.1f} s of audio, so whole utterances arrived at once and left no "
+                        "room for partials" if big >= 1.0 else ""),
                      "no_partials",
-                     "handle both kinds of messages: show is_final=false (Pulse) / transcript.user.delta (the "
-                     "agent) as the live line, and replace it with each final",
+                     "send chunks of 50-100 ms, and handle both kinds of transcript messages: show each partial "
+                     "as the live line and replace it with each final (vl.widgets.Timeline shows both)",
                      t=finals[0][0], finals=len(finals))
         self._end_signal(new)
 
@@ -772,13 +784,14 @@ class _Diagnoser:
                     continue  # audio resent after a reconnect goes out in a burst, on purpose
                 seen.add(a)
                 fresh.append(ch)
+            sizes += [(int(ch["bytes"]), float(ch["audio_end"]) - float(ch["audio_start"]))
+                      for ch in (fresh[:-1] if len(fresh) > 1 else fresh)]
             if len(fresh) < 2:
                 continue
             a0, a1 = float(fresh[0]["audio_start"]), float(fresh[-1]["audio_start"])
             wall = fresh[-1].t - fresh[0].t
             ratios.append((a1 - a0, wall, fresh[0].t))
             intervals += [b.t - a.t for a, b in zip(fresh, fresh[1:], strict=False)]
-            sizes += [(int(ch["bytes"]), float(ch["audio_end"]) - float(ch["audio_start"])) for ch in fresh[:-1]]
         audio = sum(r[0] for r in ratios)
         wall = sum(r[1] for r in ratios)
         n = len(intervals) + len(ratios)
@@ -810,7 +823,9 @@ class _Diagnoser:
             too_large = (med_bytes > target.chunk_bytes_range[1] if target.chunk_bytes_range else
                          target.chunk_seconds is not None and med_dur > CHUNK_SECONDS_FACTOR * target.chunk_seconds)
             if too_large:
-                rec_size = (f"{target.chunk_bytes} B (range {target.chunk_bytes_range[0]}-{target.chunk_bytes_range[1]} B)"
+                lo_hi = target.chunk_bytes_range
+                rec_size = (f"{target.chunk_bytes} B (range {lo_hi[0]}-{lo_hi[1]} B)" if lo_hi else "")
+                rec_size = (rec_size
                             if target.chunk_bytes_range else f"about {target.chunk_seconds * 1000:.0f} ms"
                             if target.chunk_seconds else "smaller chunks")
                 self.add("chunk_too_large", "warning",
@@ -834,8 +849,8 @@ class _Diagnoser:
                          t=self.chunks[0].t if self.chunks else None, median_interval=round(med, 4))
 
     def _latency(self) -> None:
-        if not self.chunks:
-            return
+        if not self.chunks or any(f.code == "faster_than_real_time" for f in self.findings):
+            return  # latency figures of unpaced audio mean nothing (and faster_than_real_time says so)
         try:
             m = compute_metrics(self.rec)
         except (VoicelabError, ValueError, IndexError):
@@ -881,7 +896,6 @@ class _Diagnoser:
         users = [(t, ev.text) for t, ev in self.events if isinstance(ev, Final) and ev.text.strip()]
         scored = self._echo_audio(replies) if self.check_audio else {}
         details = []
-        repeated_any = False
         for r in replies:
             spoken = normalize_words(r["text"])
             rep = None
@@ -897,16 +911,28 @@ class _Diagnoser:
                     rep = {"t": round(t, 3), "text": text, "share": round(matched / len(words), 3)}
                     break
             score = scored.get(r["id"])
-            repeated_any |= rep is not None
             details.append({"reply_id": r["id"], "t": round(r["t"], 3), "interrupted": r["interrupted"],
                             "interrupted_after": None if r["after"] is None else round(r["after"], 3),
                             "text": r["text"], "repeated_by_user": rep,
                             "score": None if score is None else round(score[0], 3),
                             "lag": None if score is None else round(score[1], 3)})
         best = max((d for d in details if d["score"] is not None), key=lambda d: d["score"], default=None)
-        audio_echo = best is not None and best["score"] >= ECHO_SCORE
+        strong = [d for d in details if d["score"] is not None and d["score"] >= ECHO_SCORE]
+        # one reply correlating by chance (two short utterances of one synthetic voice) is not a loop: a loop
+        # shows in every reply, so ask for two, or for one that is nearly a copy
+        audio_echo = best is not None and (len(strong) >= 2 or best["score"] >= ECHO_SINGLE_SCORE)
         interrupted = [d for d in details if d["interrupted"]]
-        if not audio_echo and not (repeated_any and interrupted):
+        repeated_interrupted = [d for d in interrupted if d["repeated_by_user"]]
+        # The audio decides when it was kept: a user who repeats themselves ("it was the age of wisdom, it
+        # was the age of foolishness") repeats the agent's echo of their words without any loop. Without
+        # audio, two interrupted replies repeated by the user are a warning ("possibly").
+        if best is not None:
+            if not audio_echo:
+                return
+            severity = "error"
+        elif len(repeated_interrupted) >= 2:
+            severity = "warning"
+        else:
             return
         echoed = [d for d in details if (d["score"] or 0) >= ECHO_SCORE or d["repeated_by_user"]]
         first = echoed[0] if echoed else details[0]
@@ -915,15 +941,16 @@ class _Diagnoser:
         if interrupted:
             parts.append(f"{len(interrupted)} of {len(details)} replies were interrupted"
                          + (f", {float(np.median(afters)):.1f} s in (median)" if afters else ""))
-        rep = [d for d in details if d["repeated_by_user"]]
-        if rep:
-            parts.append(f"the user transcript repeats the agent's reply {len(rep)} time(s) "
-                         f"(\"{rep[0]['repeated_by_user']['text'][:60]}\")")
+        echoed_text = [d["repeated_by_user"] for d in details if d["repeated_by_user"]]
+        if echoed_text:
+            parts.append(f"the user transcript repeats the agent's reply {len(echoed_text)} time(s) "
+                         f"(\"{str(echoed_text[0]['text'])[:60]}\")")
         if audio_echo and best is not None:
             parts.append(f"the audio sent contains the reply audio {best['lag'] * 1000:.0f} ms later "
                          f"(correlation {best['score']:.2f})")
-        self.add("echo_loop", "error",
-                 "the agent hears itself: " + "; ".join(parts),
+        self.add("echo_loop", severity,
+                 ("the agent hears itself: " if severity == "error" else
+                  "the agent possibly hears itself (no audio was kept to confirm it): ") + "; ".join(parts),
                  "echo",
                  "use headphones, or capture with echo cancellation (in the browser: getUserMedia({audio: "
                  "{echoCancellation: true}}), which vl.widgets.Recorder uses); terminal apps (sounddevice) get no "
@@ -994,17 +1021,17 @@ def _replies(events: Sequence[tuple[float, Event]]) -> list[dict[str, Any]]:
                 if r["audio_t"] is None:
                     r["audio_t"] = t
         elif isinstance(ev, AgentTranscript):
-            r = replies.get(ev.reply_id) if ev.reply_id in replies else replies.get(current)
-            if r is not None:
-                r["text"] = ev.text
-                r["interrupted"] = r["interrupted"] or ev.interrupted
+            found = replies.get(ev.reply_id) if ev.reply_id in replies else replies.get(current)
+            if found is not None:
+                found["text"] = ev.text
+                found["interrupted"] = found["interrupted"] or ev.interrupted
         elif isinstance(ev, AgentReplyDone):
-            r = replies.get(ev.reply_id) if ev.reply_id in replies else replies.get(current)
-            if r is not None:
-                r["interrupted"] = r["interrupted"] or ev.interrupted
-                r["end_t"] = t
-                if r["interrupted"]:
-                    r["after"] = t - (r["audio_t"] if r["audio_t"] is not None else r["t"])
+            done = replies.get(ev.reply_id) if ev.reply_id in replies else replies.get(current)
+            if done is not None:
+                done["interrupted"] = done["interrupted"] or ev.interrupted
+                done["end_t"] = t
+                if done["interrupted"]:
+                    done["after"] = t - (done["audio_t"] if done["audio_t"] is not None else done["t"])
     return [replies[k] for k in order]
 
 
@@ -1031,7 +1058,10 @@ def _interp(t: float | None, ts: list[float], values: list[float]) -> float | No
 
 
 def _best_lag(window: npt.NDArray[np.float64], ref: npt.NDArray[np.float64]) -> tuple[float, int]:
-    """The normalised cross-correlation's peak of ``ref`` slid over ``window``: (score in [0, 1], offset)."""
+    """The normalised cross-correlation of ``ref`` slid over ``window``: (peak score in [0, 1], its offset).
+
+    The offset is the earliest one scoring at least 90 % of the best.
+    """
     n, m = len(window), len(ref)
     size = 1 << int(math.ceil(math.log2(n + m)))
     corr = np.fft.irfft(np.fft.rfft(window, size) * np.conj(np.fft.rfft(ref, size)), size)[: n - m + 1]
@@ -1040,7 +1070,10 @@ def _best_lag(window: npt.NDArray[np.float64], ref: npt.NDArray[np.float64]) -> 
     den = np.sqrt(np.maximum(local, 1e-12) * float(np.dot(ref, ref)))
     score = np.abs(corr) / den
     score[local < 1e-9 * m] = 0.0
-    k = int(np.argmax(score))
+    best = float(score.max()) if len(score) else 0.0
+    # the earliest peak nearly as strong as the best: a reply that repeats a phrase ("You said: …") also
+    # matches the echo of an earlier reply, later
+    k = int(np.argmax(score >= 0.9 * best)) if best > 0 else 0
     return float(min(score[k], 1.0)), k
 
 
@@ -1050,7 +1083,7 @@ def _norm(message: Any) -> str:
         try:
             message = json.loads(message)
         except ValueError:
-            return message
+            return str(message)
     try:
         return json.dumps(message, sort_keys=True, separators=(",", ":"))
     except (TypeError, ValueError):

@@ -61,7 +61,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DOCTOR_CODES", "STEPS", "DoctorReport", "DoctorSetupError", "Step", "doctor"]
 
-logger = logging.getLogger("voicelab.diagnose.doctor")
+logger = logging.getLogger("voicelab.diagnosis.doctor")
 
 #: The steps, in the order they run.
 STEPS: tuple[str, ...] = ("url", "dns", "tcp", "tls", "upgrade", "auth", "session", "close")
@@ -251,7 +251,7 @@ class DoctorReport:
 # ------------------------------------------------------------------------------------------------ the wire
 
 
-_wire_logger = logging.getLogger("voicelab.diagnose.wire")
+_wire_logger = logging.getLogger("voicelab.diagnosis.wire")
 
 
 class _MaskingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]

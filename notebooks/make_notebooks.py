@@ -180,13 +180,659 @@ QUICKSTART = [
     new_code_cell("server.close()"),
 ]
 
+
+SETUP = (
+    "%matplotlib inline\n"
+    "from pathlib import Path\n\n"
+    "import voicelab as vl\n\n"
+    "DATA = Path('..') / 'data' if Path('../data').is_dir() else Path('data')  # run from notebooks/ or the repo\n"
+    "# a light emulator for drills where the words do not matter: pocketsphinx in this process, ready in ~1 s\n"
+    "LIGHT = dict(engine='sphinx', announce=False, recognizer_options={'processes': 0, 'warm': 1})"
+)
+
+CONNECTION = [
+    new_markdown_cell(
+        "# Cannot connect\n\n"
+        "*Smallest AI Pulse: \"Cannot Establish WebSocket Connection\" (connection fails immediately or times out), "
+        "\"HTTP errors\" (401, 403, 429, 500), \"CORS Errors\". AssemblyAI Voice Agent: \"Firewall blocking WebSocket "
+        "connection\", \"Token expired or invalid credentials\".*\n\n"
+        "Every cause on those pages is reproduced here on this machine — a wrong scheme, a wrong path, a bad key, "
+        "`Token` instead of `Bearer`, a refused port, a firewall black hole, a host that does not resolve, and the "
+        "server's 401/403/429/500 — and `vl.doctor` names each one. `doctor` walks the connection the way a packet "
+        "does and stops at the first step that fails:\n\n"
+        "`url → dns → tcp → tls → upgrade → auth → session → close`\n\n"
+        "No network and no API key are needed: the local emulator plays the server."
+    ),
+    new_code_cell(SETUP),
+    new_code_cell("# NBVAL_IGNORE_OUTPUT\nserver = vl.serve(**LIGHT)\nserver"),
+    new_markdown_cell(
+        "## 1. A healthy connection, for reference\n\n"
+        "Every step passes: the upgrade, the key in the documented form (`Authorization: Bearer <key>`), two "
+        "seconds of speech with a transcript back, and a clean close (`close_stream` → last final → 1000). The key "
+        "is never shown, in this checklist or anywhere else."
+    ),
+    new_code_cell(
+        "# NBVAL_IGNORE_OUTPUT\n"
+        "healthy = vl.doctor(server.url, provider='pulse', api_key=server.api_key)\n"
+        "healthy"
+    ),
+    new_markdown_cell(
+        "## 2. Reproduce every cause\n\n"
+        "Each case below is the mistake a seed page names, made on purpose against local sockets:\n\n"
+        "| case | how it is made here |\n|---|---|\n"
+        "| `https://` URL | the emulator's URL with `https://` |\n"
+        "| `ws://` to a `wss://`-only host | `ws://api.smallest.ai` (caught before any packet is sent) |\n"
+        "| `wss://` to a plain port | TLS to the emulator, which speaks plain `ws://` |\n"
+        "| wrong path | `/v1/listen` (another vendor's path) |\n"
+        "| no key / bad key | no `api_key`; a made-up key |\n"
+        "| `Token` instead of `Bearer` | `auth_header='Token <key>'`, the header your app sends |\n"
+        "| refused port | a port nothing listens on |\n"
+        "| firewall black hole | a listener whose accept queue is full: the kernel drops the SYN, exactly as a "
+        "firewall that drops packets does |\n"
+        "| proxy holding the upgrade | a listener that accepts TCP and never answers |\n"
+        "| DNS | a name under `.invalid`, which never resolves |\n"
+        "| 401 / 403 / 429 / 500 | the emulator's `vl_fault=reject:N` query parameter (real APIs ignore it) |\n"
+        "| agent: bad key | the Voice Agent API upgrades first, then refuses the session (`UNAUTHORIZED`, 1008) |"
+    ),
+    new_code_cell(
+        "import socket\n\n"
+        "def free_port():\n"
+        "    with socket.socket() as s:\n"
+        "        s.bind(('127.0.0.1', 0))\n"
+        "        return s.getsockname()[1]\n\n"
+        "# a black hole: accept queue of one, filled, never accepted -> the next SYN is dropped\n"
+        "hole = socket.socket(); hole.bind(('127.0.0.1', 0)); hole.listen(0)\n"
+        "filler = socket.create_connection(hole.getsockname(), timeout=1)\n"
+        "# a proxy that holds the upgrade: TCP is accepted by the kernel, nobody answers\n"
+        "silent = socket.socket(); silent.bind(('127.0.0.1', 0)); silent.listen(4)\n\n"
+        "key = server.api_key  # read, never displayed\n"
+        "live = server.url_for('pulse')  # ws://127.0.0.1:PORT/waves/v1/stt/live?model=pulse&language=en\n"
+        "CASES = {\n"
+        "    'https:// URL': dict(url=server.url.replace('ws://', 'https://'), api_key=key),\n"
+        "    'ws:// to a wss-only host': dict(url='ws://api.smallest.ai', api_key=key),\n"
+        "    'wss:// to a plain port': dict(url=server.url.replace('ws://', 'wss://'), api_key=key),\n"
+        "    'wrong path': dict(url=server.url + '/v1/listen', api_key=key),\n"
+        "    'no key': dict(url=server.url),\n"
+        "    'bad key': dict(url=server.url, api_key='sk_not_my_key_0000000000'),\n"
+        "    'Token instead of Bearer': dict(url=server.url, auth_header='Token ' + key),\n"
+        "    'refused port': dict(url=f'ws://127.0.0.1:{free_port()}', api_key=key),\n"
+        "    'firewall black hole': dict(url='ws://127.0.0.1:%d' % hole.getsockname()[1], api_key=key),\n"
+        "    'proxy holds the upgrade': dict(url='ws://127.0.0.1:%d' % silent.getsockname()[1], api_key=key),\n"
+        "    'DNS (.invalid)': dict(url='wss://api.smallest.invalid', api_key=key),\n"
+        "    'HTTP 401': dict(url=live + '&vl_fault=reject:401', api_key=key),\n"
+        "    'HTTP 403': dict(url=live + '&vl_fault=reject:403', api_key=key),\n"
+        "    'HTTP 429': dict(url=live + '&vl_fault=reject:429;retry_after:2', api_key=key),\n"
+        "    'HTTP 500': dict(url=live + '&vl_fault=reject:500', api_key=key),\n"
+        "    'agent: bad key': dict(url=server.url, api_key='not-my-key', provider='assemblyai-agent'),\n"
+        "}\n"
+        "reports = {}\n"
+        "for case, kw in CASES.items():\n"
+        "    kw = {'provider': 'pulse', 'timeout_seconds': 1.0, **kw}\n"
+        "    reports[case] = vl.doctor(kw.pop('url'), **kw)\n"
+        "filler.close(); hole.close(); silent.close()\n\n"
+        "for case, report in reports.items():\n"
+        "    step = report.failed_step\n"
+        "    print(f\"{case:26} stops at {step.name:8} {step.finding.code}\")"
+    ),
+    new_markdown_cell(
+        "## 3. See where each one stops\n\n"
+        "One row per case, one column per step: green passed, red failed (with its code), grey not reached. Causes "
+        "that look the same in a browser console (\"connection failed\") stop at different steps."
+    ),
+    new_code_cell(
+        "from matplotlib.figure import Figure\n"
+        "from matplotlib.patches import Rectangle\n"
+        "from voicelab.diagnosis.doctor import STEPS\n\n"
+        "def where_it_stops(reports):\n"
+        "    colour = {'ok': '#2e7d32', 'failed': '#c62828', 'skipped': '#e0e0e0'}\n"
+        "    fig = Figure(figsize=(10, 0.34 * len(reports) + 0.9), layout='constrained', dpi=110)\n"
+        "    ax = fig.subplots()\n"
+        "    for i, (case, report) in enumerate(reports.items()):\n"
+        "        steps = {s.name: s for s in report.steps}\n"
+        "        for j, name in enumerate(STEPS):\n"
+        "            status = steps[name].status if name in steps else 'skipped'\n"
+        "            ax.add_patch(Rectangle((j, i), 0.96, 0.86, color=colour[status]))\n"
+        "            if status == 'failed':\n"
+        "                ax.text(j + 0.48, i + 0.45, steps[name].finding.code, ha='center', va='center',\n"
+        "                        color='white', fontsize=6.5, fontweight='bold')\n"
+        "    ax.set_xlim(0, len(STEPS)); ax.set_ylim(len(reports), 0)\n"
+        "    ax.set_xticks([j + 0.48 for j in range(len(STEPS))], STEPS)\n"
+        "    ax.set_yticks([i + 0.43 for i in range(len(reports))], list(reports))\n"
+        "    ax.xaxis.tick_top(); ax.tick_params(length=0)\n"
+        "    for side in ax.spines.values():\n"
+        "        side.set_visible(False)\n"
+        "    ax.set_title('vl.doctor: the step where each connection fails', pad=22)\n"
+        "    return fig\n\n"
+        "where_it_stops({'healthy': healthy, **reports})"
+    ),
+    new_markdown_cell(
+        "## 4. Name it: the checklists\n\n"
+        "Each report says what was seen and the fix. `Token` instead of `Bearer`: doctor sends your header as is, "
+        "and when it is refused tries the same key in the documented form — so it can tell a wrong *form* from a "
+        "wrong *key*:"
+    ),
+    new_code_cell("# NBVAL_IGNORE_OUTPUT\nreports['Token instead of Bearer']"),
+    new_code_cell("# NBVAL_IGNORE_OUTPUT\nreports['https:// URL']"),
+    new_markdown_cell(
+        "A firewall that drops packets and a proxy that holds the upgrade both look like \"times out\" to an "
+        "application; doctor separates them (the TCP step, or the upgrade step):"
+    ),
+    new_code_cell("# NBVAL_IGNORE_OUTPUT\nreports['firewall black hole']"),
+    new_code_cell("# NBVAL_IGNORE_OUTPUT\nreports['proxy holds the upgrade']"),
+    new_markdown_cell(
+        "The server's own refusals: 429 carries `Retry-After` in the evidence, and the Voice Agent API refuses a "
+        "bad key *after* the upgrade, in its first message:"
+    ),
+    new_code_cell(
+        "for case in ('HTTP 401', 'HTTP 403', 'HTTP 429', 'HTTP 500', 'agent: bad key', 'DNS (.invalid)'):\n"
+        "    f = reports[case].failed_step.finding\n"
+        "    print(f'{case}: [{f.code}]\\n    fix: {f.fix}\\n')"
+    ),
+    new_code_cell("# NBVAL_IGNORE_OUTPUT\nreports['HTTP 429']"),
+    new_markdown_cell(
+        "`vl.stream` says the same when it is refused, and does the right thing for each status: 400/401/403 fail "
+        "at once (retrying cannot help), 429 waits for `Retry-After`, 5xx backs off with jitter."
+    ),
+    new_code_cell(
+        "clip = vl.load(DATA / 'speech' / 's01_fox_16k.flac')\n"
+        "try:\n"
+        "    vl.stream(clip, provider='pulse', url=server.url, api_key='sk_not_my_key_0000000000').wait(30)\n"
+        "except vl.AuthenticationError as exc:\n"
+        "    print(type(exc).__name__, '-', exc)"
+    ),
+    new_markdown_cell(
+        "## 5. Fix it, see it fixed\n\n"
+        "The fixes the reports name — a `ws(s)://` URL, the provider's path, the key in `Authorization: Bearer "
+        "<key>` — are what voicelab's client does by default; the same server now passes every step:"
+    ),
+    new_code_cell(
+        "fixed = vl.doctor(server.url_for('pulse'), provider='pulse', api_key=server.api_key)\n"
+        "print('all steps pass:', fixed.ok, '| failed step:', fixed.failed_step)\n"
+        "agent = vl.doctor(server.url, provider='assemblyai-agent', api_key=server.api_key)\n"
+        "print('agent, all steps pass:', agent.ok)"
+    ),
+    new_markdown_cell(
+        "From a terminal the same check is `voicelab doctor URL --provider pulse --api-key-env VAR` "
+        "(`--auth-scheme Token` to test your app's header form; `--json` for a support ticket); without a URL it "
+        "checks the vendor's host — and on a machine with no network stops at `dns` with `dns_failure`."
+    ),
+    new_markdown_cell(
+        "## 6. Monitoring connection state over a session\n\n"
+        "*Pulse, \"Connection Drops Unexpectedly\" → \"Monitor Connection State\"; \"Debugging Tips\" → \"Enable "
+        "Verbose Logging\", \"Monitor Session State\".* The seed polls `ws.readyState` every 5 s. A Recording has "
+        "every connection event on one clock instead: each attempt, each upgrade, each close with its code, each "
+        "gap. Here a server drops the connection (no close frame, 1006) 1.5 s into the session; the client "
+        "reconnects and resends what no final covered. The event log shows every frame both ways, live."
+    ),
+    new_code_cell(
+        "# NBVAL_IGNORE_OUTPUT\n"
+        "flaky = vl.serve(**LIGHT, faults='drop_after_seconds:1.5')\n"
+        "session = vl.stream(clip, provider='pulse', url=flaky.url, api_key=flaky.api_key)\n"
+        "log = vl.widgets.EventLog(session)\n"
+        "log"
+    ),
+    new_code_cell(
+        "# NBVAL_IGNORE_OUTPUT\n"
+        "session.wait(60)\n"
+        "flaky.close()\n"
+        "for e in session.recording.entries:\n"
+        "    if e.kind in ('connect', 'handshake', 'close', 'gap'):\n"
+        "        detail = {k: e.get(k) for k in ('attempt', 'status', 'code', 'reason', 'resent_chunks') if e.get(k) is not None}\n"
+        "        print(f'{e.t:6.2f} s  {e.kind:9} {detail}')"
+    ),
+    new_code_cell(
+        "stats = session.recording.stats\n"
+        "print('dropped (1006) and reconnected:', stats.reconnects >= 1 and 1006 in stats.close_codes,\n"
+        "      '| last close:', stats.close_codes[-1], '| finals > 0:', stats.finals > 0)"
+    ),
+    new_markdown_cell("The static twins, for a saved notebook or a bug report — the event log and the timeline with the gap:"),
+    new_code_cell("# NBVAL_IGNORE_OUTPUT\nvl.plot.event_log(session.recording, max_rows=16)"),
+    new_code_cell("# NBVAL_IGNORE_OUTPUT\nvl.plot.timeline(session.recording)"),
+    new_code_cell("# NBVAL_IGNORE_OUTPUT\nvl.diagnose(session)"),
+    new_markdown_cell(
+        "## 7. In a browser: no custom headers\n\n"
+        "*Pulse, \"CORS Errors\" → \"Handle Authentication\"; \"HTTP errors\".* A browser's `WebSocket` cannot set "
+        "`Authorization`, so a page cannot send `Bearer <key>`. Two ways out:\n\n"
+        "1. **A query parameter**: Pulse takes the key or a short-lived access token as `?token=` / `?api_key=` "
+        "(`vl.stream(..., auth='token')`); better, mint a short-lived token on your backend "
+        "(`use_token=True` does that per connection: Pulse `POST /waves/v1/auth/token`, AssemblyAI "
+        "`GET /v1/token`) so the page never holds the key.\n"
+        "2. **A backend proxy** that adds the header: `voicelab tap --provider pulse --upstream wss://api.smallest.ai "
+        "--inject-auth` is one for development (loopback only, guarded by its own local token; docs/tap.md).\n\n"
+        "The Recording never holds a credential: the query value is redacted."
+    ),
+    new_code_cell(
+        "q = vl.stream(clip, provider='pulse', url=server.url, api_key=server.api_key, auth='token', speed=None).wait(60)\n"
+        "t = vl.stream(vl.load(DATA / 'speech' / 's01_fox_24k.flac'), provider='assemblyai-agent', url=server.url,\n"
+        "              api_key=server.api_key, use_token=True, speed=None).wait(60)\n"
+        "for s in (q, t):\n"
+        "    print(s.recording.of('connect')[0]['url'].replace(server.url, '<emulator>'))\n"
+        "print('key in either recording:', any(server.api_key in e.to_json() for s in (q, t) for e in s.recording.entries))"
+    ),
+    new_markdown_cell(
+        "In a browser a refused credential has no body to read: the Voice Agent API's `UNAUTHORIZED` + 1008 shows "
+        "up as **1006** in the page. Run `vl.doctor` (or `voicelab doctor`) from a terminal with the same key to see "
+        "the real answer."
+    ),
+    new_code_cell("server.close()"),
+]
+
 KERNEL = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
 
 
-def main() -> None:
-    """Write the notebooks."""
-    nbformat.write(new_notebook(cells=INSPECT, metadata=KERNEL), HERE / "00-inspect-audio.ipynb")
-    nbformat.write(new_notebook(cells=QUICKSTART, metadata=KERNEL), HERE / "01-quickstart.ipynb")
+GARBLED = [
+    new_markdown_cell(
+        "# Connected, but no transcripts — or garbled ones\n\n"
+        "*Smallest AI Pulse: \"No Transcription Received\" (connection established but no transcript messages) and "
+        "\"Poor Transcription Quality\" (incorrect or garbled transcriptions), with their \"Preprocess Audio\" "
+        "snippet. AssemblyAI Voice Agent: \"Wrong sample rate\" (garbled, pitched up/down).*\n\n"
+        "The connection works; the bytes do not mean what the URL says they mean. Here the **same sentence** goes "
+        "to the emulator four ways — correctly, and as the three mistakes the seed pages name: a wrong sample-rate "
+        "label, float32 samples declared as `linear16`, and base64 text where binary PCM was expected. Then we look "
+        "at what the server received, read what came back, let `vl.diagnose` name each cause, and fix them.\n\n"
+        "The emulator transcribes with faster-whisper here, because the words are the point."
+    ),
+    new_code_cell(
+        SETUP + "\n\n"
+        "import base64\n"
+        "import warnings\n\n"
+        "import numpy as np\n\n"
+        "good = vl.load(DATA / 'speech' / 's02_weather_16k.flac')\n"
+        "print('reference:', vl.recording.find_reference(DATA / 'speech' / 's02_weather_16k.flac')['transcript'])"
+    ),
+    new_code_cell("# NBVAL_IGNORE_OUTPUT\nserver = vl.serve(announce=False)  # whisper (tiny.en)\nserver"),
+    new_markdown_cell(
+        "## 1. Reproduce: one sentence, four ways\n\n"
+        "An application's own send loop hands raw byte chunks to the socket; `vl.stream` does the same with an "
+        "iterator of bytes, declared as the URL declares them (Pulse default: `encoding=linear16`, "
+        "`sample_rate=16000`). The mislabelled inputs are the files in `data/broken/`:\n\n"
+        "| case | bytes sent | declared |\n|---|---|---|\n"
+        "| correct | 16 kHz int16 | linear16, 16 kHz |\n"
+        "| wrong rate | 48 kHz int16 (a microphone's rate) | linear16, 16 kHz |\n"
+        "| float32 as int16 | 16 kHz float32 (what `sf.read` and Web Audio give) | linear16, 16 kHz |\n"
+        "| base64 | base64 text of the int16 bytes (`ws.send(JSON.stringify(...))`'s cousin) | linear16, 16 kHz |\n\n"
+        "Pacing does not matter for this experiment, so the chunks go out as fast as possible (`speed=None`)."
+    ),
+    new_code_cell(
+        "def pieces(data: bytes, n: int = 4096):\n"
+        "    return iter([data[i:i + n] for i in range(0, len(data), n)])\n\n"
+        "pcm16 = (np.clip(good.samples, -1, 1) * 32767).astype('<i2').tobytes()\n"
+        "SENT = {\n"
+        "    'correct': pcm16,\n"
+        "    'wrong rate (48k as 16k)': (DATA / 'broken' / 'weather_48k_labelled_16k.raw').read_bytes(),\n"
+        "    'float32 as int16': (DATA / 'broken' / 'weather_float32_as_int16.raw').read_bytes(),\n"
+        "    'base64 text': (DATA / 'broken' / 'weather_base64.txt').read_bytes(),\n"
+        "}\n"
+        "with warnings.catch_warnings(record=True) as caught:  # the pre-flight check warns before the first byte\n"
+        "    warnings.simplefilter('always')\n"
+        "    streams = {case: vl.stream(pieces(data), provider='pulse', url=server.url, api_key=server.api_key,\n"
+        "                               speed=None, final_timeout=60)\n"
+        "               for case, data in SENT.items()}\n"
+        "    for s in streams.values():\n"
+        "        try:\n"
+        "            s.wait(120)\n"
+        "        except vl.VoicelabError as exc:\n"
+        "            print(type(exc).__name__, exc)\n"
+        "print(len(caught), 'pre-flight warnings, e.g.:')\n"
+        "for w in caught[:3]:\n"
+        "    print(' ', str(w.message).splitlines()[0][:160])"
+    ),
+    new_markdown_cell("## 2. See it\n\nWhat came back, case by case:"),
+    new_code_cell(
+        "# NBVAL_IGNORE_OUTPUT\n"
+        "for case, s in streams.items():\n"
+        "    print(f'{case:25} {s.transcript!r}')"
+    ),
+    new_markdown_cell(
+        "What the server heard: the Recording keeps the bytes sent (`rec.sent_audio()`), so we can decode them "
+        "exactly as the server did — as 16 kHz `linear16` — and draw their spectrograms. Speech has harmonics "
+        "stacked under formants; the wrong rate stretches them three times longer and three times lower; float32 "
+        "read as int16 is full-scale noise; base64 is a flat band of text bytes."
+    ),
+    new_code_cell(
+        "from matplotlib.figure import Figure\n\n"
+        "def as_the_server_heard(rec):\n"
+        "    \"\"\"The bytes the Recording kept, read the way the server reads them: little-endian int16 at the declared rate.\"\"\"\n"
+        "    sent = rec.sent_audio()\n"
+        "    samples = np.frombuffer(sent.data[: len(sent.data) // 2 * 2], '<i2').astype(np.float32) / 32768\n"
+        "    return vl.Clip(samples, samplerate=sent.samplerate)\n\n"
+        "heard = {case: as_the_server_heard(s.recording) for case, s in streams.items()}\n"
+        "fig = Figure(figsize=(9, 6.4), layout='constrained', dpi=64)\n"
+        "axes = fig.subplots(len(heard), 1, sharex=True)\n"
+        "for ax, (case, clip) in zip(axes, heard.items()):\n"
+        "    x = clip.samples.astype(np.float64)\n"
+        "    with np.errstate(divide='ignore'):  # digital silence has no log\n"
+        "        ax.specgram(x, NFFT=512, Fs=clip.samplerate, noverlap=384, cmap='magma', vmin=-140, vmax=-20)\n"
+        "    ax.set_ylabel('Hz'); ax.set_title(f'{case}: {clip.duration:.1f} s as 16 kHz linear16')\n"
+        "axes[-1].set_xlabel('seconds of audio, as declared')\n"
+        "fig"
+    ),
+    new_markdown_cell(
+        "The same pictures with voicelab's own views: the interactive `Spectrogram` widget (zoom, play), and its "
+        "static twin `vl.plot.spectrogram`, which survives in a saved notebook. Listen to the wrong-rate case with "
+        "the widget's play button: slowed down and pitched down."
+    ),
+    new_code_cell(
+        "# NBVAL_IGNORE_OUTPUT\n"
+        "import ipywidgets\n\n"
+        "ipywidgets.VBox([vl.widgets.Spectrogram(heard['correct']), vl.widgets.Spectrogram(heard['wrong rate (48k as 16k)'])])"
+    ),
+    new_code_cell("# NBVAL_IGNORE_OUTPUT\nvl.plot.spectrogram(heard['wrong rate (48k as 16k)'], height=2.2)"),
+    new_markdown_cell(
+        "And on the timeline: the correct stream has partials (grey) settling into finals (blue); the mislabelled "
+        "ones have hallucinated words or nothing at all."
+    ),
+    new_code_cell("# NBVAL_IGNORE_OUTPUT\nvl.plot.timeline(streams['correct'].recording, height=2.6)"),
+    new_code_cell("# NBVAL_IGNORE_OUTPUT\nvl.plot.timeline(streams['wrong rate (48k as 16k)'].recording, height=2.6)"),
+    new_markdown_cell(
+        "## 3. Name it: `vl.diagnose`\n\n"
+        "`diagnose` reads a recorded session — the bytes it kept, the messages, the close codes — and names the "
+        "cause, with the symptom it explains and the fix. (Every session here also gets `faster_than_real_time`, "
+        "because we sent with `speed=None` on purpose.)"
+    ),
+    new_code_cell(
+        "diagnoses = {case: vl.diagnose(s) for case, s in streams.items()}\n"
+        "for case, d in diagnoses.items():\n"
+        "    print(f\"{case:25} {', '.join(c for c in d.codes if c != 'faster_than_real_time') or 'nothing wrong'}\")"
+    ),
+    new_code_cell("# NBVAL_IGNORE_OUTPUT\ndiagnoses['float32 as int16']"),
+    new_code_cell("# NBVAL_IGNORE_OUTPUT\ndiagnoses['wrong rate (48k as 16k)']"),
+    new_markdown_cell(
+        "`inspect` names the same causes *before* anything is sent, from the file and the format you declare "
+        "(the check `vl.stream` runs as its pre-flight):"
+    ),
+    new_code_cell(
+        "for name in ('weather_48k_labelled_16k.raw', 'weather_float32_as_int16.raw', 'weather_base64.txt'):\n"
+        "    top = vl.inspect(DATA / 'broken' / name, raw='linear16:16000:1', target='pulse').findings[0]\n"
+        "    print(f'{name:32} [{top.severity}] {top.code}\\n    fix: {top.fix}')"
+    ),
+    new_markdown_cell(
+        "## 4. The docs' own preprocessing snippet\n\n"
+        "The Pulse page suggests, under *Preprocess Audio*:\n\n"
+        "```python\n"
+        "audio = audio / np.abs(audio).max() * 0.95  # Normalize\n"
+        "audio = audio.astype(np.int16)  # Convert to int16\n"
+        "```\n\n"
+        "`soundfile.read` returns floats in [-1, 1]; after normalising they stay inside ±0.95, and `astype(np.int16)` "
+        "*truncates* each one towards zero. Every sample becomes 0:"
+    ),
+    new_code_cell(
+        "import soundfile as sf\n\n"
+        "audio, sample_rate = sf.read(DATA / 'speech' / 's02_weather_16k.flac')\n"
+        "print(audio.dtype, audio.min().round(3), audio.max().round(3))\n"
+        "audio = audio / np.abs(audio).max() * 0.95  # Normalize\n"
+        "audio = audio.astype(np.int16)  # Convert to int16\n"
+        "print('distinct values after the snippet:', np.unique(audio))"
+    ),
+    new_code_cell("vl.inspect(audio, samplerate=sample_rate, target='pulse')"),
+    new_markdown_cell(
+        "Streamed, it is the \"no transcription received\" symptom exactly: the server takes the silence and "
+        "answers nothing, and `diagnose` says why (`no_transcripts`, explained by `silent_audio`)."
+    ),
+    new_code_cell(
+        "with warnings.catch_warnings(record=True):\n"
+        "    warnings.simplefilter('always')\n"
+        "    zeros = vl.stream(pieces(audio.astype('<i2').tobytes()), provider='pulse', url=server.url,\n"
+        "                      api_key=server.api_key, speed=None)\n"
+        "    zeros.wait(60)\n"
+        "print('transcript:', repr(zeros.transcript))\n"
+        "print([c for c in vl.diagnose(zeros).codes if c != 'faster_than_real_time'])"
+    ),
+    new_markdown_cell(
+        "The correct conversion scales to the int16 range first (and clips, so a peak of exactly 1.0 does not "
+        "wrap around) — or lets voicelab do it: a `Clip` is float32 with its rate, and `vl.stream` encodes "
+        "`linear16` itself."
+    ),
+    new_code_cell(
+        "audio, sample_rate = sf.read(DATA / 'speech' / 's02_weather_16k.flac', dtype='float32')\n"
+        "audio = audio / np.abs(audio).max() * 0.95\n"
+        "pcm = np.clip(np.round(audio * 32767), -32768, 32767).astype(np.int16)  # scale, then convert\n"
+        "print('peak:', np.abs(pcm).max(), '| ok for pulse:', vl.inspect(pcm, samplerate=sample_rate, target='pulse').ok)"
+    ),
+    new_markdown_cell(
+        "## 5. Fix it, see it fixed\n\n"
+        "Each fix is one declaration: the real rate (voicelab resamples to what the provider expects), `float32` "
+        "(voicelab encodes `linear16`), base64 decoded before sending (binary frames carry raw bytes)."
+    ),
+    new_code_cell(
+        "FIXED = {\n"
+        "    'wrong rate (48k as 16k)': vl.load(DATA / 'broken' / 'weather_48k_labelled_16k.raw', raw='linear16:48000:1'),\n"
+        "    'float32 as int16': vl.load(DATA / 'broken' / 'weather_float32_as_int16.raw', raw='float32:16000:1'),\n"
+        "    'base64 text': vl.load(base64.b64decode((DATA / 'broken' / 'weather_base64.txt').read_bytes()),\n"
+        "                           raw='linear16:16000:1'),\n"
+        "    'docs snippet': vl.Clip(pcm, samplerate=sample_rate),\n"
+        "}\n"
+        "fixed = {case: vl.stream(clip, provider='pulse', url=server.url, api_key=server.api_key, speed=None)\n"
+        "         for case, clip in FIXED.items()}\n"
+        "for s in fixed.values():\n"
+        "    s.wait(120)"
+    ),
+    new_code_cell(
+        "# NBVAL_IGNORE_OUTPUT\n"
+        "for case, s in fixed.items():\n"
+        "    print(f'{case:25} {s.transcript!r}')"
+    ),
+    new_code_cell(
+        "for case, s in fixed.items():\n"
+        "    d = vl.diagnose(s)\n"
+        "    print(f\"{case:25} {', '.join(c for c in d.codes if c != 'faster_than_real_time') or 'nothing wrong'}\")"
+    ),
+    new_code_cell(
+        "# NBVAL_IGNORE_OUTPUT\n"
+        "fig = Figure(figsize=(9, 4.8), layout='constrained', dpi=64)\n"
+        "axes = fig.subplots(len(fixed), 1, sharex=True)\n"
+        "for ax, (case, s) in zip(axes, fixed.items()):\n"
+        "    clip = as_the_server_heard(s.recording)\n"
+        "    with np.errstate(divide='ignore'):\n"
+        "        ax.specgram(clip.samples.astype(np.float64), NFFT=512, Fs=clip.samplerate, noverlap=384, cmap='magma',\n"
+        "                    vmin=-140, vmax=-20)\n"
+        "    ax.set_ylabel('Hz'); ax.set_title(f'fixed — {case}: what the server heard')\n"
+        "axes[-1].set_xlabel('seconds')\n"
+        "fig"
+    ),
+    new_code_cell("server.close()"),
+]
+
+
+DROPS = [
+    new_markdown_cell(
+        "# Drops, reconnects and resume\n\n"
+        "*Smallest AI Pulse: \"Connection Drops Unexpectedly\" (closes without sending an end signal) → "
+        "\"Implement Reconnection Logic\". AssemblyAI Voice Agent: \"Session resume fails\", \"Unexpected billing after "
+        "the call ended\".*\n\n"
+        "The emulator drops connections on purpose (`faults='drop_after_seconds:S'`: the TCP connection is aborted, "
+        "no close frame, the client sees **1006**). We watch voicelab's client reconnect with backoff, resend the "
+        "audio no final covered yet and continue the audio clock across the gap; then the Voice Agent API's "
+        "`session.resume`, what happens when it fails, and why every intentional hang-up must send `session.end`."
+    ),
+    new_code_cell(SETUP + "\n\nimport numpy as np\nfrom voicelab.client import RetryPolicy\n\n"
+                  "clip = vl.load(DATA / 'speech' / 's03_meeting_16k.flac').slice(end=6.0)"),
+    new_markdown_cell(
+        "## 1. Reproduce: a drop with no reconnect logic\n\n"
+        "This is the seed's symptom as an application without reconnection sees it: the stream fails with 1006 and "
+        "the rest of the audio is never transcribed."
+    ),
+    new_code_cell(
+        "# NBVAL_IGNORE_OUTPUT\n"
+        "flaky = vl.serve(**LIGHT, faults='drop_after_seconds:2.5')\n"
+        "flaky"
+    ),
+    new_code_cell(
+        "lost = vl.stream(clip, provider='pulse', url=flaky.url, api_key=flaky.api_key, reconnect=False)\n"
+        "try:\n"
+        "    lost.wait(60)\n"
+        "except vl.ConnectionDropped as exc:\n"
+        "    print(type(exc).__name__, '- close code', exc.close_code)\n"
+        "print([f'{f.severity} {f.code}' for f in vl.diagnose(lost) if f.code == 'dropped'])"
+    ),
+    new_markdown_cell(
+        "## 2. Reconnect, resend, and see the gap\n\n"
+        "With reconnection on (the default), each drop becomes a `gap` on the Recording clock: the client backs off "
+        "(exponential, with jitter; a connection that made progress resets the budget), reconnects, and resends the "
+        "chunks no final covered, so no word is lost or repeated. The server here drops *every* connection after "
+        "2.5 s, so a 6 s clip needs several."
+    ),
+    new_code_cell(
+        "# NBVAL_IGNORE_OUTPUT\n"
+        "kept = vl.stream(clip, provider='pulse', url=flaky.url, api_key=flaky.api_key,\n"
+        "                 retry=RetryPolicy(max_attempts=8))\n"
+        "vl.widgets.Timeline(kept)"
+    ),
+    new_code_cell(
+        "# NBVAL_IGNORE_OUTPUT\n"
+        "kept.wait(90)\n"
+        "for e in kept.recording.entries:\n"
+        "    if e.kind in ('handshake', 'close', 'gap'):\n"
+        "        info = {k: e.get(k) for k in ('code', 'audio_offset', 'resent_chunks', 'reason') if e.get(k) is not None}\n"
+        "        print(f'{e.t:6.2f} s  {e.kind:9} {info}')"
+    ),
+    new_code_cell(
+        "rec = kept.recording\n"
+        "print('drops:', len(rec.of('gap')) >= 1, '| every drop 1006:', all(g['close_code'] == 1006 for g in rec.of('gap')),\n"
+        "      '| chunks resent:', sum(h.get('resent_chunks') or 0 for h in rec.of('handshake')) > 0,\n"
+        "      '| last close:', rec.stats.close_codes[-1])"
+    ),
+    new_markdown_cell("The static timeline marks each gap (orange) where the connection was down:"),
+    new_code_cell("# NBVAL_IGNORE_OUTPUT\nvl.plot.timeline(rec)"),
+    new_code_cell("# NBVAL_IGNORE_OUTPUT\nvl.diagnose(kept)"),
+    new_code_cell(
+        "codes = vl.diagnose(kept).codes\n"
+        "print('dropped' in codes, 'reconnected' in codes)\n"
+        "flaky.close()"
+    ),
+    new_markdown_cell(
+        "## 3. A close code instead of a drop\n\n"
+        "A server can also close with a code. `vl.diagnose` (and the error the client raises) explains the provider's "
+        "codes: 1011 here, an internal error; Pulse's 1008 means its concurrency limit."
+    ),
+    new_code_cell(
+        "with vl.serve(**LIGHT, faults='close_after_chunks:8;close_code:1011') as closing:\n"
+        "    s = vl.stream(clip, provider='pulse', url=closing.url, api_key=closing.api_key, reconnect=False)\n"
+        "    try:\n"
+        "        s.wait(60)\n"
+        "    except vl.ServerClosedError as exc:\n"
+        "        print(type(exc).__name__)\n"
+        "f = next(f for f in vl.diagnose(s) if f.code == 'server_closed')\n"
+        "print(f.message, '\\nfix:', f.fix)"
+    ),
+    new_markdown_cell(
+        "## 4. AssemblyAI: `session.resume`\n\n"
+        "The Voice Agent API keeps a dropped session for 30 s. voicelab's client reconnects and sends "
+        "`session.resume {session_id}` first, with a fresh credential: the same `session_id` comes back in a new "
+        "`session.ready`, with its configuration and conversation."
+    ),
+    new_code_cell(
+        "from voicelab.protocols.events import SessionReady\n\n"
+        "agent_clip = vl.load(DATA / 'speech' / 's01_fox_24k.flac')\n"
+        "agent_clip = vl.Clip(np.tile(agent_clip.samples, 2), samplerate=24000)\n\n"
+        "def ready_ids(s):\n"
+        "    return [ev.session_id for _, ev in s.events if isinstance(ev, SessionReady)]\n\n"
+        "def control_messages(s):\n"
+        "    return [e['message']['type'] for e in s.recording.of('send')\n"
+        "            if isinstance(e.get('message'), dict) and e['message'].get('type') != 'input.audio']\n\n"
+        "with vl.serve(**LIGHT, faults='drop_after_seconds:3') as agents:\n"
+        "    resumed = vl.stream(agent_clip, provider='assemblyai-agent', url=agents.url, api_key=agents.api_key,\n"
+        "                        speed=1.5, retry=RetryPolicy(base=0.05)).wait(120)\n"
+        "ids = ready_ids(resumed)\n"
+        "print('connections:', len(ids) >= 2, '| one session throughout:', len(set(ids)) == 1)\n"
+        "print('messages sent:', sorted(set(control_messages(resumed))))"
+    ),
+    new_markdown_cell(
+        "### When resume fails\n\n"
+        "`session.resume` fails with one of three codes, all meaning *start over*:\n\n"
+        "| code | cause |\n|---|---|\n"
+        "| `session_not_found` | unknown id, or the 30 s grace window passed |\n"
+        "| `session_forbidden` | the session belongs to another account |\n"
+        "| `session_expired` | the session's TTL elapsed during the grace window |\n\n"
+        "voicelab starts a fresh session at once on any of them and notes it. The emulator reproduces "
+        "`session_not_found` with a grace window of 0 s (`resume_grace_seconds=0`):"
+    ),
+    new_code_cell(
+        "with vl.serve(**LIGHT, faults='drop_after_seconds:3', resume_grace_seconds=0.0) as agents:\n"
+        "    fresh = vl.stream(agent_clip, provider='assemblyai-agent', url=agents.url, api_key=agents.api_key,\n"
+        "                      speed=1.5, retry=RetryPolicy(base=0.05)).wait(120)\n"
+        "print('errors:', sorted({ev.code for _, ev in fresh.events if ev.kind == 'error'}))\n"
+        "print('sessions:', len(set(ready_ids(fresh))) >= 2)\n"
+        "print([e['text'] for e in fresh.recording.of('note') if 'resume' in str(e.get('text'))][:1])\n"
+        "f = next(f for f in vl.diagnose(fresh) if f.code == 'resume_failed')\n"
+        "print(f.severity, f.evidence['provider_code'], 'fell back:', f.evidence['fell_back'])"
+    ),
+    new_markdown_cell(
+        "## 5. Hanging up: `session.end` and the 30 s billing window\n\n"
+        "Because a dropped session is kept 30 s for `session.resume`, a client that just closes the socket is "
+        "billed for those 30 s. Here is an application's own client (a few lines of `websockets`, as in "
+        "AssemblyAI's quickstart) that closes without `session.end`, next to voicelab's, which always sends it. The "
+        "emulator's Sessions API (`GET /v1/sessions`) shows how each session ended."
+    ),
+    new_code_cell(
+        "import asyncio, base64, json, time, urllib.request\n\n"
+        "import websockets\n\n"
+        "pcm = (np.clip(agent_clip.samples[:48000], -1, 1) * 32767).astype('<i2').tobytes()  # 2 s\n\n"
+        "async def hang_up(server, rec):\n"
+        "    url = server.url_for('assemblyai-agent')\n"
+        "    rec.log('connect', attempt=1, url=url)\n"
+        "    async with websockets.connect(url, additional_headers={'Authorization': f'Bearer {server.api_key}'}) as ws:\n"
+        "        rec.log('handshake', ok=True, status=101, audio_offset=0.0)\n"
+        "        for msg in [json.dumps({'type': 'session.update', 'session': {}})]:\n"
+        "            rec.message_out(msg); await ws.send(msg)\n"
+        "        rec.message_in(await ws.recv())  # session.ready\n"
+        "        for k, i in enumerate(range(0, len(pcm), 2400)):\n"
+        "            part = pcm[i:i + 2400]\n"
+        "            await ws.send(json.dumps({'type': 'input.audio', 'audio': base64.b64encode(part).decode()}))\n"
+        "            rec.chunk(seq=k, audio_start=i / 48000, audio_end=(i + len(part)) / 48000, nbytes=len(part),\n"
+        "                      data=part, encoding='linear16', samplerate=24000)\n"
+        "            await asyncio.sleep(0.05)\n"
+        "        try:  # read what came back for a moment (the transcript), then hang up: no session.end\n"
+        "            async with asyncio.timeout(1.5):\n"
+        "                async for m in ws:\n"
+        "                    rec.message_in(m)\n"
+        "        except TimeoutError:\n"
+        "            pass\n"
+        "    rec.log('close', code=1000, reason='', by='client')\n\n"
+        "def close_reasons(server):\n"
+        "    req = urllib.request.Request(server.url.replace('ws://', 'http://') + '/v1/sessions',\n"
+        "                                 headers={'Authorization': server.api_key})\n"
+        "    return [s.get('public_close_reason') or s['status'] for s in json.load(urllib.request.urlopen(req))['sessions']]\n\n"
+        "with vl.serve(**LIGHT, resume_grace_seconds=1.0) as agents:\n"
+        "    app = vl.Recording(provider='assemblyai-agent', endpoint=agents.url)\n"
+        "    await hang_up(agents, app)\n"
+        "    ours = vl.stream(agent_clip.slice(end=2.0), provider='assemblyai-agent', url=agents.url,\n"
+        "                     api_key=agents.api_key).wait(60)\n"
+        "    time.sleep(1.5)  # let the dropped session's (here shortened) grace window pass\n"
+        "    print('newest first:', close_reasons(agents))\n"
+        "print(\"voicelab's last messages:\", control_messages(ours)[-1:])"
+    ),
+    new_markdown_cell(
+        "`client_disconnected` is the session that was held (and billed) for the grace window; `client_end` is the "
+        "one that said goodbye. `diagnose` names the first from the application's Recording alone:"
+    ),
+    new_code_cell(
+        "f = next(f for f in vl.diagnose(app) if f.code == 'session_end_missing')\n"
+        "print(f'[{f.severity}] {f.code}: {f.message}\\nfix: {f.fix}')\n"
+        "print('voicelab stream:', 'session_end_missing' in vl.diagnose(ours).codes)"
+    ),
+]
+
+
+NEW = {
+    "02-connection.ipynb": CONNECTION,
+    "03-no-transcripts-garbled.ipynb": GARBLED,
+    "04-drops-reconnect-resume.ipynb": DROPS,
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Write the notebooks named on the command line (file names or their number, e.g. ``02``), else all of them.
+
+    A written notebook has no outputs: execute it afterwards (see notebooks/README.md).
+    """
+    import sys
+
+    notebooks = {"00-inspect-audio.ipynb": INSPECT, "01-quickstart.ipynb": QUICKSTART, **NEW}
+    wanted = sys.argv[1:] if argv is None else argv
+    for name, cells in notebooks.items():
+        if not wanted or any(name == w or name.startswith(w + "-") for w in wanted):
+            nbformat.write(new_notebook(cells=cells, metadata=KERNEL), HERE / name)
 
 
 if __name__ == "__main__":

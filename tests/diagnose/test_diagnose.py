@@ -353,3 +353,11 @@ def test_cli_exit_codes(server, fox, tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr and "no such recording" in r.stderr
     r = cli()
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_hanging_up_without_session_end_is_named_even_when_no_transcript_came(server):
+    """Billing after hang-up does not depend on transcripts: silence sent, no session.end, both named."""
+    rec = Recording(provider="assemblyai-agent", endpoint=server.url)
+    asyncio.run(_own_client(server, "assemblyai-agent", bytes(2 * 24000 * 2), rec, rate=24000, end=False))
+    codes = by_code(diagnose(rec))
+    assert "no_transcripts" in codes and codes["session_end_missing"].severity == "warning", codes

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import hashlib
 import html
 import json
 import math
@@ -279,17 +280,27 @@ class Diagnosis:
         esc = html.escape
         facts = "".join(f"<tr><th style='text-align:left;padding-right:1em'>{esc(k)}</th><td>{esc(v)}</td></tr>"
                         for k, v in self._facts())
+        # anchors: each finding's time links to its tick on the strip, each tick back to its finding; the ids
+        # are derived from the content (a re-run gives the same HTML) and data-t carries the time in seconds
+        key = self._anchor()
         items = "".join(
-            f"<li><b style='color:{_COLOURS[f.severity]}'>{esc(f.severity)}</b> <code>{esc(f.code)}</code>"
-            + (f" <small>at <a href='#' title='seconds on the Recording clock'>{esc(_at(f))}</a></small>"
-               if _at(f) else "")
+            f"<li id='{key}-{i}'><b style='color:{_COLOURS[f.severity]}'>{esc(f.severity)}</b> "
+            f"<code>{esc(f.code)}</code>"
+            + (f" <small>at <a href='#{key}-t{i}' data-t='{_t_of(f):.3f}' title='seconds on the Recording clock; "
+               f"the tick on the strip above'>{esc(_at(f))}</a></small>" if _at(f) else "")
             + f": {esc(f.message)}<br><small>causes: {esc(f.symptom_text)}</small><br>"
             f"<small>fix: <code>{esc(f.fix)}</code></small></li>"
-            for f in self.findings)
+            for i, f in enumerate(self.findings))
         verdict = ("<p style='color:#067647'>No findings: the session looks healthy.</p>" if not self.findings
-                   else f"{_strip_svg(self.findings, self.duration)}<ul>{items}</ul>")
+                   else f"{_strip_svg(self.findings, self.duration, anchor=key)}<ul>{items}</ul>")
         return (f"<div class='voicelab-diagnosis'><b>diagnosis of {esc(self.name or 'a recorded session')}</b>"
                 f"<table>{facts}</table>{verdict}</div>")
+
+    def _anchor(self) -> str:
+        """A short id prefix for the HTML anchors, the same for the same diagnosis."""
+        text = json.dumps([self.name, self.started_at, self.session_ids, [(f.code, _at(f)) for f in self.findings]],
+                          default=str)
+        return "vl-dx-" + hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:8]
 
 
 def _at(f: Finding) -> str:
@@ -297,18 +308,24 @@ def _at(f: Finding) -> str:
     return f"{t:.2f} s" if isinstance(t, (int, float)) and math.isfinite(t) else ""
 
 
-def _strip_svg(findings: Sequence[Finding], duration: float) -> str:
-    """A small timeline (SVG, no matplotlib) with a tick per finding at its time: readable in a saved notebook."""
+def _strip_svg(findings: Sequence[Finding], duration: float, *, anchor: str | None = None) -> str:
+    """A small timeline (SVG, no matplotlib) with a tick per finding at its time: readable in a saved notebook.
+
+    With ``anchor``, tick ``i`` has the id ``{anchor}-t{i}`` and links to the finding's row ``#{anchor}-{i}``.
+    """
     width, height = 600, 22
     span = max(duration, 1e-3)
     ticks = []
-    for f in findings:
+    for i, f in enumerate(findings):
         t = f.evidence.get("t")
         if not isinstance(t, (int, float)) or not math.isfinite(t):
             continue
         x = 4 + (width - 8) * min(max(t / span, 0.0), 1.0)
-        ticks.append(f"<line x1='{x:.1f}' y1='3' x2='{x:.1f}' y2='19' stroke='{_COLOURS[f.severity]}' "
-                     f"stroke-width='3'><title>{html.escape(f.code)} at {t:.2f} s</title></line>")
+        ident = f" id='{anchor}-t{i}'" if anchor else ""
+        tick = (f"<line{ident} x1='{x:.1f}' y1='3' x2='{x:.1f}' y2='19' stroke='{_COLOURS[f.severity]}' "
+                f"stroke-width='3'>"
+                f"<title>{html.escape(f.code)} at {t:.2f} s</title></line>")
+        ticks.append(f"<a href='#{anchor}-{i}'>{tick}</a>" if anchor else tick)
     if not ticks:
         return ""
     return (f"<svg width='{width}' height='{height}' role='img' aria-label='findings on the session timeline'>"
@@ -705,6 +722,7 @@ class _Diagnoser:
                      "that the audio holds speech, and that binary frames (not text) carry it",
                      t=first_t, audio_seconds=round(audio_s, 3),
                      explained_by=[f.code for f in explained] or None)
+            self._end_signal(new)  # billing and lost words do not depend on transcripts having come back
             return
         if partials and not finals and self._session_over():
             self.add("only_partials", "error",

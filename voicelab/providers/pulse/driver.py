@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 from voicelab.protocols.errors import ParameterError
@@ -104,6 +105,10 @@ def make_driver(options: DriverOptions) -> PulseDriver:
     if "vad" not in p:
         p.setdefault("vad_events", True)
     p.setdefault("language", "en")
+    unknown = sorted(set(p) - {f.name for f in fields(PulseParams)})
+    if unknown:
+        raise ParameterError(param=unknown[0], value=p[unknown[0]], allowed="a PulseParams field",
+                             hint="parameters voicelab does not model go in params={'extra': {name: 'value'}}")
     endpoint = options.endpoint or next(iter(ENDPOINTS))
     return PulseDriver(query=PulseParams(**p), endpoint=endpoint, region=options.region or "india",
                        base_url=options.base_url, auth=options.auth or "bearer", use_token=options.use_token)

@@ -575,17 +575,16 @@ def params_from_query(query: Mapping[str, str], endpoint: str | None) -> dict[st
         The parameters, typed as `PulseParams` takes them.
 
     Raises:
-        ParameterError: An unknown parameter, a bad value, or a credential in the URL.
+        ParameterError: A bad value, or a credential in the URL. Parameters `PulseParams` does not
+            model go to ``extra`` and are sent as they came.
     """
     for secret in ("api_key", "token"):
         if secret in query:
             raise ParameterError(param=secret, value="<hidden>", allowed="no credential in url",
                                  hint="pass the key as api_key=... (voicelab sends it as the auth form you choose)")
     kwargs, ignored = _decode_values(query, endpoint=endpoint or "live")  # type: ignore[arg-type]
-    if ignored:
-        name = next(iter(ignored))
-        raise ParameterError(param=name, value=ignored[name], allowed="a Pulse query parameter",
-                             hint="see voicelab.providers.pulse.PulseParams for the names")
+    if ignored:  # parameters voicelab does not model (or an emulator's vl_fault) are sent on as they came
+        kwargs["extra"] = dict(ignored)
     return kwargs
 
 

@@ -6,6 +6,7 @@ Widgets only observe: they never open sockets. Each has a static matplotlib twin
 * `Waveform(clip)` and `Spectrogram(clip, link=waveform)`: zoom, pan, play, select.
 * `Timeline(session)` and `LatencyChart(session)`: fill in live while a Stream runs.
 * `EventLog(session)`: every frame both ways, filterable, with the session-state counters.
+* `Findings(session)`: what `voicelab.diagnose` finds, re-run live while a Stream runs, then the final diagnosis.
 * `Recorder`: the microphone.
 * `LiveAudioSource`: a thread-safe, bounded buffer of live audio that any producer pushes to and
   `voicelab.stream` (or any reader) iterates; the Recorder keeps each take in one.
@@ -26,18 +27,20 @@ if TYPE_CHECKING:
     import traitlets
 
     from voicelab.widgets.eventlog import EventLog
+    from voicelab.widgets.findings import Findings
     from voicelab.widgets.latency import LatencyChart
     from voicelab.widgets.recorder import Recorder
     from voicelab.widgets.spectrogram import Spectrogram
     from voicelab.widgets.timeline import Timeline
     from voicelab.widgets.waveform import Waveform
 
-__all__ = ["EventLog", "LatencyChart", "LiveAudioSource", "Recorder", "Spectrogram", "Timeline", "ViewError",
-           "Waveform", "link"]
+__all__ = ["EventLog", "Findings", "LatencyChart", "LiveAudioSource", "Recorder", "Spectrogram", "Timeline",
+           "ViewError", "Waveform", "link"]
 
 #: The widget classes, imported on first use (they need anywidget).
 _WIDGETS = {
     "EventLog": "voicelab.widgets.eventlog",
+    "Findings": "voicelab.widgets.findings",
     "LatencyChart": "voicelab.widgets.latency",
     "Recorder": "voicelab.widgets.recorder",
     "Spectrogram": "voicelab.widgets.spectrogram",

@@ -116,6 +116,20 @@ async function render({ model, el }) {
       rows[r] = x0 + w;
       ctx.fillStyle = l.color; ctx.fillText(l.label, x0, l.lane * laneH + 10 + r * rowH);
     }
+    // diagnosis findings (the `findings` trait, see Timeline.mark): a dashed line across the lanes at the audio
+    // sent by the finding's time, its code along the bottom (one row per overlap, up to three)
+    const SEV = { error: "#b42318", warning: "#b54708", info: "#175cd3" }, fEnds = [-Infinity, -Infinity, -Infinity];
+    for (const f of model.get("findings") || []) {
+      if (f.a == null) continue;
+      const x = X(f.a), color = SEV[f.severity] || th.warn;
+      ctx.strokeStyle = color; ctx.lineWidth = 2; ctx.setLineDash([5, 3]);
+      ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, H - axisH); ctx.stroke(); ctx.setLineDash([]); ctx.lineWidth = 1;
+      const label = "⚑ " + f.code, w = ctx.measureText(label).width, x0 = x + 4 + w <= W - 2 ? x + 4 : x - 4 - w;
+      const r = fEnds.findIndex((end) => end + 6 <= x0);
+      if (r >= 0) { fEnds[r] = x0 + w; ctx.fillStyle = color; ctx.fillText(label, x0, H - axisH - 8 - r * 13); }
+      hits.push({ x0: x - 4, x1: x + 4, y0: 0, y1: H - axisH,
+        item: { k: "finding", what: f.code, t: f.t, a: f.a, reason: `${f.severity}: ${f.message || ""}` } });
+    }
     ctx.restore();
     let nP = 0, nF = 0;
     for (const i of items) { if (i.k === "partial") nP++; else if (i.k === "final") nF++; }
@@ -138,9 +152,10 @@ async function render({ model, el }) {
   const onRange = () => { local = null; draw(); };
   model.on("change:view_range", onRange);
   model.on("change:height", schedule);
+  model.on("change:findings", schedule);
   const ro = new ResizeObserver(schedule); ro.observe(root);
   draw();
-  return () => { ro.disconnect(); store.views.delete(schedule); model.off("change:view_range", onRange); model.off("change:height", schedule); };
+  return () => { ro.disconnect(); store.views.delete(schedule); model.off("change:view_range", onRange); model.off("change:height", schedule); model.off("change:findings", schedule); };
 }
 
 async function initialize({ model }) {

@@ -107,5 +107,5 @@ def test_unmodelled_url_parameters_are_sent_on_and_unknown_params_are_named():
                       url=server.url_for("pulse") + "&vl_fault=reject:500", preflight=False)
         with pytest.raises(vl.VoicelabError, match="500"):
             s.wait(30)
-    with pytest.raises(StreamSetupError, match="langauge.*extra"):
+    with pytest.raises(vl.ParameterError, match="langauge.*extra"):
         vl.stream(np.zeros(8000, np.float32), samplerate=16000, api_key="k", url="ws://h", params={"langauge": "hi"})

@@ -272,11 +272,9 @@ def _driver(spec: ProviderSpec, url: str | None, params: Mapping[str, Any] | Non
         raise StreamSetupError(f"{spec.name} takes auth={' / '.join(map(repr, spec.auth_forms))}, not {auth!r}")
     if use_token and spec.token is None:
         raise StreamSetupError(f"{spec.name} has no temporary tokens voicelab can mint; leave use_token=False")
-    try:
-        return spec.make_driver(DriverOptions(base_url=base, endpoint=endpoint, region=region,
-                                              params=dict(params or {}), auth=auth, use_token=use_token))
-    except ProtocolError as exc:  # a bad parameter: the provider's own words name it and the fix
-        raise StreamSetupError(f"{spec.name} params: {exc}") from None
+    # a bad parameter raises the provider's ParameterError, which names it and the fix
+    return spec.make_driver(DriverOptions(base_url=base, endpoint=endpoint, region=region,
+                                          params=dict(params or {}), auth=auth, use_token=use_token))
 
 
 def _clip_chunks(clip: Clip, driver: Driver, chunk_bytes: int | None, chunk_seconds: float | None) -> Iterable[Chunk]:

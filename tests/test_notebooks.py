@@ -149,3 +149,53 @@ def test_index_lists_every_notebook_and_every_seed_heading():
             if line.startswith("## ") or line.startswith("### "):
                 heading = line.lstrip("#").strip().replace("`", "")
                 assert heading in index.replace("`", ""), f"seed heading {heading!r} ({page.name}) is not in the index"
+
+
+@pytest.mark.timeout(600)
+def test_latency_notebook_names_pacing_and_shows_partials_and_finalize():
+    nb = _run("05-latency.ipynb")
+    code = _clean(nb)
+    text = _all_text(code)
+    assert "audio seconds per wall second: 2.56" in text
+    assert "warning faster_than_real_time | ratio above 2: True" in text
+    assert "send(); sleep() ends later than paced sending: True" in text
+    assert "paced sending: median lateness under 10 ms: True" in text
+    sweep = next(_text(c) for c in code if "PACING = " in c.source)
+    for line, expected in (("20 ms chunks", "nothing wrong"), ("50 ms chunks", "nothing wrong"),
+                           ("4096 B every 128 ms", "nothing wrong"), ("250 ms chunks", "chunk_interval_long"),
+                           ("4096 B every 50 ms", "faster_than_real_time")):
+        row = next(r for r in sweep.splitlines() if r.startswith(line))
+        assert expected in row, row
+    assert "a finals-only handler misses updates: True" in text
+    assert "warning partials_absent | partials: 0" in text
+    assert "a final from finalize: True | the stream went on after it: True" in text
+    assert "words_rewritten_after_display" in text
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    esm = " ".join(str(state[m]["state"].get("_esm", ""))[:20000] for m in state)
+    assert "vl-latency" in esm and "vl-timeline" in esm
+    assert _pngs(code) >= 5, "the drift, sweep, latency and timeline figures did not render"
+
+
+@pytest.mark.timeout(600)
+def test_voice_agent_notebook_turns_tools_errors_and_the_echo_loop():
+    nb = _run("06-voice-agent.ipynb")
+    code = _clean(nb)
+    text = _all_text(code)
+    expected = [
+        "first reply interrupted by the user (barge-in): True",
+        "tool called with: ['Paris'] | the reply uses the result: True",
+        "[('error', 'wrong_samplerate')]", "24 kHz, ok for the agent: True",
+        "server errors: ['invalid_audio']", "['wav_header_in_raw']",
+        "server errors: ['invalid_format']", "error invalid_format",
+        "errors: [] | invalid_*: []",
+        "error token_expired", "auth findings: []",
+        "first reply interrupted: True | replies cut off: True",
+        "error echo_loop | lag near 0.7 s: True",
+        "replies: 1 | interrupted: [False] | echo_loop: False",
+    ]
+    missing = [e for e in expected if e not in text]
+    assert not missing, (missing, text[-4000:])
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    esm = " ".join(str(state[m]["state"].get("_esm", ""))[:20000] for m in state)
+    assert "vl-timeline" in esm
+    assert _pngs(code) >= 4, "the timelines, spectrograms and reply figures did not render"

@@ -81,3 +81,23 @@ def test_the_cli_forwards_and_records_until_interrupted(emulator, pcm16k, tmp_pa
     rec = Recording.load(Path(out))
     assert [ev.text for _, ev in rec.events() if ev.kind == "final"] == got.finals
     assert emulator.api_key not in out.read_text() + stdout + stderr
+
+
+def test_debug_logs_of_the_tap_never_hold_the_key(caplog):
+    """websockets' own handshake logs on both sides of the tap go through voicelab's redacting loggers."""
+    import logging
+
+    import numpy as np
+
+    import voicelab as vl
+
+    canary = "sk_canary_tap_7f3a91"
+    with caplog.at_level(logging.DEBUG):
+        with vl.serve(engine="sphinx", api_key=canary, announce=False) as server, \
+                vl.tap("pulse", server.url, announce=False) as tap:
+            s = vl.stream(np.zeros(8000, np.float32), samplerate=16000, url=tap.url, api_key=canary,
+                          preflight=False, speed=None)
+            s.wait(60)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "voicelab.proxy.websockets" in {r.name.rsplit(".", 1)[0] for r in caplog.records}
+    assert canary not in text

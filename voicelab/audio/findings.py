@@ -7,10 +7,12 @@ see going wrong".
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-__all__ = ["SEVERITIES", "SYMPTOMS", "Finding", "Severity", "worst"]
+__all__ = ["SEVERITIES", "SYMPTOMS", "Finding", "Severity", "findings_json", "worst"]
 
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
@@ -81,3 +83,26 @@ def worst(findings: list[Finding] | tuple[Finding, ...]) -> Severity | None:
         if any(f.severity == sev for f in findings):
             return sev
     return None
+
+
+def findings_json(report: dict[str, Any], *, indent: int | None = 2) -> str:
+    """A report of findings (``inspect``, ``diagnose``) as strict JSON: NaN and infinities become ``null``,
+    numpy scalars plain numbers.
+    """
+    return json.dumps(_finite(report), indent=indent, default=_plain, allow_nan=False)
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def _plain(obj: Any) -> Any:
+    if hasattr(obj, "item"):
+        return _finite(obj.item())
+    raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import html
-import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from voicelab.audio.analysis import Levels, SpeechCues
-from voicelab.audio.findings import Finding, worst
+from voicelab.audio.findings import Finding, findings_json, worst
 
 __all__ = ["Report"]
 
@@ -75,7 +73,7 @@ class Report:
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """The report as JSON text."""
-        return json.dumps(_clean(self.to_dict()), indent=indent, default=_jsonable, allow_nan=False)
+        return findings_json(self.to_dict(), indent=indent)
 
     def _facts(self) -> list[tuple[str, str]]:
         rows = [("source", self.source)]
@@ -148,22 +146,3 @@ class Report:
             f"{esc('  (checked against ' + self.target + ')') if self.target else ''}"
             f"<table>{facts}</table>{verdict}</div>"
         )
-
-
-def _clean(obj: Any) -> Any:
-    """Replace NaN and infinities (not valid JSON) by ``None``, recursively."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
-
-
-def _jsonable(obj: Any) -> Any:
-    if hasattr(obj, "item"):
-        return obj.item()
-    if isinstance(obj, float):
-        return None
-    raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")

@@ -45,7 +45,7 @@ import numpy as np
 import numpy.typing as npt
 
 from voicelab.audio.codecs import decode_pcm
-from voicelab.audio.findings import SEVERITIES, Finding, worst
+from voicelab.audio.findings import SEVERITIES, Finding, findings_json, worst
 from voicelab.audio.formats import RawFormat
 from voicelab.audio.inspection import inspect
 from voicelab.errors import VoicelabError
@@ -242,7 +242,7 @@ class Diagnosis:
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """The diagnosis as JSON text."""
-        return json.dumps(_clean(self.to_dict()), indent=indent, allow_nan=False, default=_jsonable)
+        return findings_json(self.to_dict(), indent=indent)
 
     def _facts(self) -> list[tuple[str, str]]:
         closes = ", ".join("-" if c is None else str(c) for c in self.close_codes) or "none"
@@ -332,22 +332,6 @@ def _strip_svg(findings: Sequence[Finding], duration: float, *, anchor: str | No
             f"<line x1='4' y1='11' x2='{width - 4}' y2='11' stroke='#98a2b3'/>{''.join(ticks)}"
             f"<text x='4' y='21' font-size='8'>0 s</text>"
             f"<text x='{width - 30}' y='21' font-size='8'>{duration:.1f} s</text></svg>")
-
-
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
-
-
-def _jsonable(obj: Any) -> Any:
-    if hasattr(obj, "item"):
-        return obj.item()
-    raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")
 
 
 # -- the entry point -----------------------------------------------------------------------------------------

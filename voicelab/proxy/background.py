@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode
 
+from voicelab.client.eventloop import new_event_loop
 from voicelab.emulator.faults import Faults, parse_faults
 from voicelab.protocols.redaction import redact, redact_url
 from voicelab.providers.registry import get_provider
@@ -47,7 +48,7 @@ class Tap:
     def __init__(self, server: TapServer, *, inject_auth: bool, announce: bool) -> None:
         self._server = server
         server._on_session = self._on_session  # wakes the waiters of `session`
-        self._loop = asyncio.new_event_loop()
+        self._loop = new_event_loop()  # the client's: timers (fault delays) to well under a ms
         self._changed = threading.Condition()
         self._ready = threading.Event()
         self._error: BaseException | None = None

@@ -6,6 +6,15 @@ subprotocol the upstream chose. Then one task per direction forwards every messa
 text or binary type, same order) and records it; a close (code and reason) or a dropped TCP connection
 on one side is passed on to the other. Decisions (URLs, headers, which frames are audio) come from
 `voicelab.proxy.wire`; faults are the emulator's (`voicelab.emulator.faults`).
+
+The per-frame path is kept lean (benchmarks/tap.py measures it): no permessage-deflate on either side
+(compression is per hop, so the messages are unchanged; it would cost a zlib pass per frame each way), a
+frame goes out through websockets' synchronous write when the connection is not backed up
+(`voicelab.client.fastsend.send_now`, the client's helper; flow control and errors otherwise take
+``await send``), and the Recording gets an audio frame as `Recording.chunk` with plain numbers and a
+provider message through `Recording.message_in` (kept as sent, not turned into events); provider events are
+parsed only when someone reads them (`Recording.events`) or watches the session live. Nothing is logged or
+formatted per frame.
 """
 
 from __future__ import annotations
@@ -28,10 +37,11 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.http11 import Request, Response
 
+from voicelab.client.fastsend import send_now
 from voicelab.emulator.errors import FaultSpecError
 from voicelab.emulator.faults import Faults, FaultState, parse_faults
 from voicelab.errors import VoicelabError
-from voicelab.protocols.redaction import redact, redact_url
+from voicelab.protocols.redaction import redact, redact_url, redacting_logger
 from voicelab.providers.spec import ProviderSpec
 from voicelab.proxy.errors import TapStartError
 from voicelab.proxy.session import TapSession
@@ -154,10 +164,11 @@ class _Link:
                 break
             t = rec.now()
             nbytes = meter.audio_bytes(msg)
-            try:
-                await up.send(msg)
-            except ConnectionClosed:
-                return  # the upstream closed: _up_to_app passes its close on
+            if not send_now(up, msg):
+                try:
+                    await up.send(msg)
+                except ConnectionClosed:
+                    return  # the upstream closed: _up_to_app passes its close on
             if nbytes is not None:
                 seq, start, end = meter.take(nbytes)
                 rec.chunk(seq=seq, audio_start=start, audio_end=end, nbytes=nbytes, t=t)
@@ -181,20 +192,21 @@ class _Link:
         await _close(up, code, reason)
 
     async def _up_to_app(self, app: ServerConnection, helpers: list[asyncio.Task[None]]) -> None:
-        up = self.up
+        up, delayed, received = self.up, self.delayed, self._received
         while True:
             try:
                 msg = await up.recv()
             except ConnectionClosed:
                 break
-            if self.delayed:
+            if delayed:
                 self._enqueue(msg)
                 continue
-            try:
-                await app.send(msg)
-            except ConnectionClosed:
-                continue  # the app is gone; keep reading so the upstream's close handshake completes
-            self._received(msg)
+            if not send_now(app, msg):
+                try:
+                    await app.send(msg)
+                except ConnectionClosed:
+                    continue  # the app is gone; keep reading so the upstream's close handshake completes
+            received(msg)
         self._up_done = True
         self._wake.set()
         if self.delayed and helpers:
@@ -244,11 +256,12 @@ class _Link:
             if wait > 0:
                 await asyncio.sleep(wait)
             self._queue.popleft()
-            try:
-                await app.send(msg)
-            except ConnectionClosed:
-                self._queue.clear()
-                continue
+            if not send_now(app, msg):
+                try:
+                    await app.send(msg)
+                except ConnectionClosed:
+                    self._queue.clear()
+                    continue
             self._received(msg)
 
     async def _watch(self) -> None:
@@ -335,7 +348,8 @@ class TapServer:
             self._server = await serve(
                 self._handle, self.host, self.port, process_request=self._process_request,
                 process_response=self._process_response, select_subprotocol=self._select_subprotocol,
-                server_header=None, ping_interval=None, max_size=None, close_timeout=CLOSE_TIMEOUT_S)
+                server_header=None, compression=None, ping_interval=None, max_size=None,
+                close_timeout=CLOSE_TIMEOUT_S, logger=redacting_logger("voicelab.proxy.websockets.server"))
         except OSError as exc:
             raise TapStartError(f"the tap cannot listen on {self.host}:{self.port}: {exc}; pick another port "
                                 "(listen='127.0.0.1:0' picks a free one)") from exc
@@ -405,8 +419,9 @@ class TapServer:
         try:
             up = await connect(
                 plan.url, additional_headers=plan.headers, subprotocols=plan.subprotocols or None,  # type: ignore[arg-type]
-                compression="deflate" if plan.compression else None, user_agent_header=None,
-                open_timeout=self.open_timeout, ping_interval=None, max_size=None, close_timeout=CLOSE_TIMEOUT_S)
+                compression=None, user_agent_header=None,  # per hop; the messages are the same
+                open_timeout=self.open_timeout, ping_interval=None, max_size=None, close_timeout=CLOSE_TIMEOUT_S,
+                logger=redacting_logger("voicelab.proxy.websockets.client"))
         except InvalidStatus as exc:
             return self._refused_upstream(session, exc.response)
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:

@@ -130,7 +130,8 @@ class UpstreamPlan:
         url: The upstream URL (with any credential the app or the injection put in its query).
         headers: The headers to send (app headers minus hop-by-hop ones, plus the injection).
         subprotocols: The subprotocols the app offered, in order.
-        compression: Whether the app offered permessage-deflate (then the tap offers it upstream too).
+        compression: Whether the app offered permessage-deflate (informational: the tap negotiates no
+            compression on either hop, which leaves every message unchanged and saves a zlib pass per frame).
         token: The ``vl_tap`` value the app sent, if any.
         fault_spec: The ``vl_fault`` value the app sent, if any.
         query: The app's query without the tap's parameters (the session's parameters).

@@ -86,8 +86,9 @@ def worst(findings: list[Finding] | tuple[Finding, ...]) -> Severity | None:
 
 
 def findings_json(report: dict[str, Any], *, indent: int | None = 2) -> str:
-    """A report of findings (``inspect``, ``diagnose``) as strict JSON: NaN and infinities become ``null``,
-    numpy scalars plain numbers.
+    """A report of findings (``inspect``, ``diagnose``) as strict JSON.
+
+    NaN and infinities become ``null``; numpy scalars become plain numbers.
     """
     return json.dumps(_finite(report), indent=indent, default=_plain, allow_nan=False)
 

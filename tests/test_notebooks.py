@@ -199,3 +199,29 @@ def test_voice_agent_notebook_turns_tools_errors_and_the_echo_loop():
     esm = " ".join(str(state[m]["state"].get("_esm", ""))[:20000] for m in state)
     assert "vl-timeline" in esm
     assert _pngs(code) >= 4, "the timelines, spectrograms and reply figures did not render"
+
+
+@pytest.mark.timeout(600)
+def test_tap_notebook_records_breaks_and_authorises_a_client_voicelab_did_not_write():
+    nb = _run("07-tap.ipynb")
+    code = _clean(nb)
+    text = _all_text(code)
+    expected = [
+        "app exit code: 0 | stderr empty: True",
+        "the tap saw the finals the app printed: True",
+        "| largest: 4096 B | close code: 1000",
+        "key in the recording: False",
+        "first response measured: True",
+        "close 1006 by tap | frames 10 | ['dropped']",
+        "close 1011 by tap | frames 10 | ['server_closed']",
+        "ConnectionClosedError",
+        "local token in the URL: True | key in the URL: False | key in the repr: False",
+        "with the token: finals True | handshake 101",
+        "without it: 403",
+    ]
+    missing = [e for e in expected if e not in text]
+    assert not missing, (missing, text[-4000:])
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    esm = " ".join(str(state[m]["state"].get("_esm", ""))[:20000] for m in state)
+    assert "vl-timeline" in esm and "vl-eventlog" in esm
+    assert _pngs(code) >= 3, "the static timeline and event log figures did not render"

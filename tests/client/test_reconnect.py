@@ -158,9 +158,10 @@ def test_twenty_drops_in_a_minute_give_the_undisturbed_transcript(whisper: Any, 
 
 def test_drop_after_close_stream_still_ends_with_is_last(whisper: Any) -> None:
     fox = vl.load(DATA / "speech" / "s01_fox_16k.flac").samples
-    # 2 s of silence after the sentence: its final arrives before the end, so the replay is shorter than
-    # the first connection (which the fault below would drop again)
-    clip = vl.Clip(np.concatenate([fox, np.zeros(32000, np.float32)]), samplerate=16000)
+    # 4 s of silence after the sentence: its final arrives well before the end even on a busy machine, so the
+    # resend is shorter than the first connection (the fault below counts resent chunks too, and would drop
+    # a resend of everything again until the retry budget ran out)
+    clip = vl.Clip(np.concatenate([fox, np.zeros(64000, np.float32)]), samplerate=16000)
     chunks = sum(1 for _ in range(0, len(clip.samples) * 2, 4096))
     ref = vl.stream(clip, url=whisper.url, api_key=whisper.api_key, speed=4.0).wait(60)
     assert "fox" in ref.transcript.lower()

@@ -84,11 +84,15 @@ def churn(n: int) -> dict[str, float]:
 
 @pytest.mark.timeout(240)
 def test_200_sequential_cycles_leave_nothing_behind():
-    churn(200)
+    figures = churn(200)
+    assert figures["cycles"] == 200 and figures["rss_end_mb"] <= figures["rss_base_mb"] + RSS_SLACK_MB
+    assert figures["fds_end"] <= figures["fds_base"] + 2
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 @pytest.mark.skipif(not os.environ.get("VOICELAB_LONG_TESTS"), reason="long form: set VOICELAB_LONG_TESTS=1")
 def test_1000_sequential_cycles_leave_nothing_behind():
-    churn(1000)
+    figures = churn(1000)
+    assert figures["cycles"] == 1000 and figures["rss_end_mb"] <= figures["rss_base_mb"] + RSS_SLACK_MB
+    assert figures["fds_end"] <= figures["fds_base"] + 2

@@ -21,10 +21,12 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from voicelab.audio import codecs
+from voicelab.audio.findings import Finding
 from voicelab.audio.formats import ENCODINGS, RawFormat
 from voicelab.audio.riff import find_riff, parse_wav_header
 from voicelab.audio.sniff import sniff_bytes
 from voicelab.errors import VoicelabError
+from voicelab.protocols.events import Event
 from voicelab.providers.assemblyai_agent import handshake as agent_handshake
 from voicelab.providers.assemblyai_agent import messages as agent_messages
 from voicelab.providers.assemblyai_agent import server as agent_server
@@ -36,12 +38,26 @@ from voicelab.providers.pulse.params import PulseParams, decode_query
 pytestmark = pytest.mark.timeout(120)
 
 
+REFUSED = object()  # what voicelab_errors_only returns when the parser refused the input with a VoicelabError
+
+
 def voicelab_errors_only(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """Call ``fn``; a VoicelabError is an answer, any other exception fails the property."""
+    """Call ``fn``; a VoicelabError is an answer (``REFUSED``), any other exception fails the property."""
     try:
         return fn(*args, **kwargs)
-    except VoicelabError:
-        return None
+    except VoicelabError as exc:
+        assert str(exc), f"{type(exc).__name__} with an empty message"
+        return REFUSED
+
+
+def answered(out: Any, *types: type) -> bool:
+    """True when a parser refused cleanly or returned one of ``types``."""
+    return out is REFUSED or isinstance(out, types)
+
+
+def events_or_refused(out: Any) -> bool:
+    """True when a parser refused cleanly or returned a list of voicelab events."""
+    return out is REFUSED or (isinstance(out, list) and all(isinstance(ev, Event) for ev in out))
 
 
 # ------------------------------------------------------------------------------------------ strategies
@@ -83,26 +99,26 @@ frames = st.one_of(
 @example('{"type": "transcription", "words": [{"word": 1, "start": "x"}]}')
 @example('{"status": "error", "error_code": []}')
 def test_pulse_client_parse(frame):
-    voicelab_errors_only(pulse_messages.parse, frame)
+    assert events_or_refused(voicelab_errors_only(pulse_messages.parse, frame))
 
 
 @given(messages)
 def test_pulse_client_parse_of_decoded_dicts(msg):
-    voicelab_errors_only(pulse_messages.parse, msg)
+    assert events_or_refused(voicelab_errors_only(pulse_messages.parse, msg))
 
 
 @given(frames)
 @example('{"type": "close_stream", "is_last": "x"}')
 @example('{"flag": "END"}')
 def test_pulse_server_classify_client_frame(frame):
-    voicelab_errors_only(pulse_messages.classify_client_frame, frame)
+    assert answered(voicelab_errors_only(pulse_messages.classify_client_frame, frame), pulse_messages.ClientFrame)
 
 
 # ------------------------------------------------------------------------------- Voice Agent, both halves
 @given(frames, st.sampled_from(["audio/pcm", "audio/pcmu", "audio/pcma"]))
 @example('{"type": "reply.audio", "data": "!!"}', "audio/pcm")
 def test_agent_client_parse(frame, encoding):
-    voicelab_errors_only(agent_messages.parse, frame, output_encoding=encoding)
+    assert events_or_refused(voicelab_errors_only(agent_messages.parse, frame, output_encoding=encoding))
 
 
 @given(frames)
@@ -110,7 +126,7 @@ def test_agent_client_parse(frame, encoding):
 @example('{"type": "input.audio", "audio": "AAA"}')
 @example('{"type": "tool.result", "call_id": [], "result": {}}')
 def test_agent_server_parse_client_event(frame):
-    voicelab_errors_only(agent_server.parse_client_event, frame)
+    assert answered(voicelab_errors_only(agent_server.parse_client_event, frame), agent_server.ClientEvent)
 
 
 # ------------------------------------------------------------------------------- queries and handshakes
@@ -122,7 +138,8 @@ queries = st.dictionaries(st.sampled_from(PULSE_KEYS), query_values, max_size=8)
 
 @given(queries, st.sampled_from(["live", "legacy"]))
 def test_pulse_decode_query(query, endpoint):
-    voicelab_errors_only(decode_query, query, endpoint=endpoint)
+    out = voicelab_errors_only(decode_query, query, endpoint=endpoint)
+    assert out is REFUSED or (isinstance(out[0], PulseParams) and isinstance(out[1], dict))
 
 
 header_values = st.one_of(st.text(max_size=30), st.sampled_from(["Bearer k", "Token k", "Bearer", "Bearer  ", "k",
@@ -136,14 +153,16 @@ raw_queries = st.one_of(queries.map(lambda q: "&".join(f"{k}={v}" for k, v in q.
 
 @given(paths, raw_queries, headers)
 def test_pulse_accept_upgrade(path, query, hdrs):
-    voicelab_errors_only(pulse_handshake.accept_upgrade, path=path, query=query, headers=hdrs, api_keys={"k"},
-                         now=0.0)
+    out = voicelab_errors_only(pulse_handshake.accept_upgrade, path=path, query=query, headers=hdrs, api_keys={"k"},
+                               now=0.0)
+    assert answered(out, pulse_handshake.PulseSessionConfig, pulse_handshake.HandshakeRejection)
 
 
 @given(paths, raw_queries, headers, st.booleans())
 def test_agent_accept_upgrade(path, query, hdrs, with_issuer):
-    voicelab_errors_only(agent_handshake.accept_upgrade, path=path, query=query, headers=hdrs, now=0.0,
-                         api_keys={"k"}, issuer=TokenIssuer() if with_issuer else None)
+    out = voicelab_errors_only(agent_handshake.accept_upgrade, path=path, query=query, headers=hdrs, now=0.0,
+                               api_keys={"k"}, issuer=TokenIssuer() if with_issuer else None)
+    assert answered(out, agent_handshake.AuthOk, agent_handshake.AuthFailure, agent_handshake.HandshakeRejection)
 
 
 # --------------------------------------------------------------------------------------- audio parsers
@@ -154,7 +173,7 @@ spec_parts = st.one_of(st.sampled_from([*ENCODINGS, "16000", "1", "0", "-1", "16
 @given(st.one_of(st.text(max_size=40), st.lists(spec_parts, min_size=1, max_size=4).map(":".join)))
 @example("linear16:" + "9" * 5000)
 def test_raw_spec_parse(text):
-    voicelab_errors_only(RawFormat.parse, text)
+    assert answered(voicelab_errors_only(RawFormat.parse, text), RawFormat)
 
 
 raw_formats = st.builds(RawFormat, encoding=st.sampled_from([e for e in ENCODINGS if e != "opus"]),
@@ -169,7 +188,8 @@ byte_inputs = st.one_of(
 
 @given(byte_inputs, raw_formats)
 def test_sniff_bytes(data, fmt):
-    voicelab_errors_only(sniff_bytes, data, fmt, where="the data")
+    out = voicelab_errors_only(sniff_bytes, data, fmt, where="the data")
+    assert out is REFUSED or (isinstance(out, list) and all(isinstance(f, Finding) for f in out))
 
 
 b64_text = st.one_of(st.text(max_size=100), st.text(alphabet=string.ascii_letters + string.digits + "+/=-_ \n",
@@ -178,7 +198,7 @@ b64_text = st.one_of(st.text(max_size=100), st.text(alphabet=string.ascii_letter
 
 @given(st.one_of(b64_text, b64_text.map(lambda t: t.encode("utf-8")), st.binary(max_size=100)))
 def test_b64decode(text):
-    voicelab_errors_only(codecs.b64decode, text)
+    assert answered(voicelab_errors_only(codecs.b64decode, text), bytes)
 
 
 def _wav_like(tag: int, channels: int, rate: int, bits: int, sizes: tuple[int, int], tail: bytes) -> bytes:
@@ -201,19 +221,23 @@ def test_wav_header_parsing(data, offset):
     hdr = parse_wav_header(data, offset=offset)
     if hdr is not None:  # its derived facts must be computable too
         hdr.block_align, hdr.declared_frames, hdr.truncated  # noqa: B018
-    find_riff(data)
+    found = find_riff(data)
+    assert found is None or isinstance(found, int)
 
 
 @given(st.builds(_wav_like, st.sampled_from([1, 3, 6, 7, 0xFFFE, 0, 2]), st.integers(0, 3),
                  st.sampled_from([0, 1, 8000, 16000, 0xFFFFFFFF]), st.sampled_from([0, 8, 16, 24, 32, 7]),
                  st.tuples(u32, u32), st.binary(max_size=256)))
 def test_load_of_wav_like_bytes(data):
+    from voicelab.audio.clip import Clip
     from voicelab.audio.io import load
 
-    voicelab_errors_only(load, data)
+    out = voicelab_errors_only(load, data)
+    assert out is REFUSED or (isinstance(out, Clip) and out.samplerate > 0)
 
 
 def test_the_helper_fails_on_a_foreign_exception():
     with pytest.raises(ZeroDivisionError):
         voicelab_errors_only(lambda: 1 / 0)
     assert voicelab_errors_only(lambda: np.float32(1.0)) == 1.0
+    assert voicelab_errors_only(RawFormat.parse, "linear16:16k:1") is REFUSED

@@ -260,6 +260,8 @@ def _read_lines(p: Path) -> tuple[list[Entry], str | None]:
             hint = " (cut short?)" if i == last else ""
             raise RecordingError(f"{where} is not JSON{hint}: {_excerpt(line)}; {_NOT_A_RECORDING}") from None
         entries.append(_entry(obj, where=where, first=not entries))
+    if not entries:  # only a byte-order mark and blank lines
+        raise RecordingError(f"{name!r} holds no entries; {_NOT_A_RECORDING}")
     return entries, None
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
+from voicelab.client.server_thread import ServerThread
 from voicelab.emulator.config import Limits, ServerConfig, redact_key
 from voicelab.emulator.errors import ServerStartError
 from voicelab.emulator.faults import Faults
@@ -40,41 +40,16 @@ class RunningServer:
 
     def __init__(self, server: EmulatorServer, *, announce: bool = True) -> None:
         self._server = server
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, name="voicelab-emulator", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(_START_TIMEOUT):
-            self.close()
-            raise ServerStartError(f"the emulator did not start within {_START_TIMEOUT:g} s")
-        if self._error is not None:
-            self._thread.join(_STOP_TIMEOUT)
-            self._loop.close()
-            self._closed = True
-            if isinstance(self._error, ServerStartError):
-                raise self._error
-            raise ServerStartError(f"the emulator failed to start: {self._error}") from self._error
+        self._runner = ServerThread(start=server.start, stop=server.stop, loop=asyncio.new_event_loop(),
+                                    name="voicelab-emulator", error=ServerStartError, what="the emulator",
+                                    log=logger, start_timeout_seconds=_START_TIMEOUT,
+                                    stop_timeout_seconds=_STOP_TIMEOUT)
         self.host = server.host
         self.port = server.port
         self.engine = server.engine_name
         if announce:
             print(self.banner())
         logger.info("emulator running at %s (engine %s)", self.url, self.engine)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._loop.run_until_complete(self._server.start())
-        except BaseException as exc:  # reported to the starting thread
-            self._error = exc
-            self._ready.set()
-            return
-        self._ready.set()
-        self._loop.run_forever()
-        self._loop.run_until_complete(self._loop.shutdown_asyncgens())
-        self._loop.run_until_complete(self._loop.shutdown_default_executor())
 
     # ----------------------------------------------------------------- URLs
 
@@ -106,27 +81,15 @@ class RunningServer:
         return self._server.banner(key_note=f"{redact_key(self.api_key)}  (read it from server.api_key)")
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "running"
+        state = "closed" if self._runner.closed else "running"
         return f"RunningServer(url={self.url!r}, engine={self.engine!r}, {state})"
 
     # ----------------------------------------------------------------- lifecycle
 
     def close(self) -> None:
         """Close every session (close frames sent), stop the server and join its thread."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._loop.is_running():
-            future = asyncio.run_coroutine_threadsafe(self._server.stop(), self._loop)
-            try:
-                future.result(_STOP_TIMEOUT)
-            except Exception:
-                logger.exception("emulator did not stop cleanly")
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(_STOP_TIMEOUT)
-        if not self._thread.is_alive():
-            self._loop.close()
-        logger.info("emulator at %s stopped", self.url)
+        if self._runner.close():
+            logger.info("emulator at %s stopped", self.url)
 
     def __enter__(self) -> RunningServer:
         return self

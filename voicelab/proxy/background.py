@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import secrets
@@ -14,6 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from voicelab.client.eventloop import new_event_loop
+from voicelab.client.server_thread import ServerThread
 from voicelab.emulator.faults import Faults, parse_faults
 from voicelab.protocols.redaction import redact, redact_url
 from voicelab.providers.registry import get_provider
@@ -48,44 +48,19 @@ class Tap:
     def __init__(self, server: TapServer, *, inject_auth: bool, announce: bool) -> None:
         self._server = server
         server._on_session = self._on_session  # wakes the waiters of `session`
-        self._loop = new_event_loop()  # the client's: timers (fault delays) to well under a ms
         self._changed = threading.Condition()
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._closed = False
         self.inject_auth = inject_auth
         self.provider = server.spec.name
         self.upstream = redact_url(server.upstream)
-        self._thread = threading.Thread(target=self._run, name="voicelab-tap", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(_START_TIMEOUT):
-            self.close()
-            raise TapStartError(f"the tap did not start within {_START_TIMEOUT:g} s")
-        if self._error is not None:
-            self._thread.join(_STOP_TIMEOUT)
-            self._loop.close()
-            self._closed = True
-            if isinstance(self._error, TapStartError):
-                raise self._error
-            raise TapStartError(f"the tap failed to start: {self._error}") from self._error
+        self._runner = ServerThread(start=server.start, stop=server.stop,
+                                    loop=new_event_loop(),  # the client's: timers (fault delays) to well under a ms
+                                    name="voicelab-tap", error=TapStartError, what="the tap", log=log,
+                                    start_timeout_seconds=_START_TIMEOUT, stop_timeout_seconds=_STOP_TIMEOUT)
         self.host = server.host
         self.port = server.port
         if announce:
             print(self.banner())
         log.info("tap for %s listening at %s, upstream %s", self.provider, self.url, self.upstream)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._loop.run_until_complete(self._server.start())
-        except BaseException as exc:  # reported to the starting thread
-            self._error = exc
-            self._ready.set()
-            return
-        self._ready.set()
-        self._loop.run_forever()
-        self._loop.run_until_complete(self._loop.shutdown_asyncgens())
-        self._loop.run_until_complete(self._loop.shutdown_default_executor())
 
     def _on_session(self, session: TapSession) -> None:
         with self._changed:
@@ -175,24 +150,12 @@ class Tap:
 
     def close(self) -> None:
         """Close every session on both sides (1001), stop listening and join the thread."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._loop.is_running():
-            future = asyncio.run_coroutine_threadsafe(self._server.stop(), self._loop)
-            try:
-                future.result(_STOP_TIMEOUT)
-            except Exception:
-                log.exception("the tap did not stop cleanly")
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(_STOP_TIMEOUT)
-        if not self._thread.is_alive():
-            self._loop.close()
+        self._runner.close()
 
     @property
     def done(self) -> bool:
         """Whether the tap has been closed."""
-        return self._closed
+        return self._runner.closed
 
     def __enter__(self) -> Tap:
         return self
@@ -202,7 +165,7 @@ class Tap:
         self.close()
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "running"
+        state = "closed" if self._runner.closed else "running"
         text = (f"Tap({self.provider}, url={self.url!r}, upstream={self.upstream!r}, "
                 f"{len(self._server.sessions)} sessions, {state})")
         return redact(text, self._server.secrets)

@@ -103,6 +103,8 @@ def test_pulse_client_parse(frame):
 
 
 @given(messages)
+@example({"is_final": True, "redacted_entities": 1})  # once a TypeError (found by this test)
+@example({"is_final": True, "languages": "en", "redacted_entities": "xy"})
 def test_pulse_client_parse_of_decoded_dicts(msg):
     assert events_or_refused(voicelab_errors_only(pulse_messages.parse, msg))
 

@@ -646,7 +646,9 @@ def b64encode(data: BytesLike) -> str:
 
 
 def b64decode(text: str | BytesLike) -> bytes:
-    """Strictly decode standard base64 text (RFC 4648 alphabet, padding required, no whitespace).
+    """Strictly decode standard base64 text (RFC 4648 alphabet, padding required, no whitespace inside).
+
+    Whitespace after the text (the newline at the end of a file or a line read) is ignored.
 
     Args:
         text: Base64 text as ``str`` or ASCII bytes.
@@ -668,6 +670,7 @@ def b64decode(text: str | BytesLike) -> bytes:
         raw = bytes(text)
     else:
         raise CodecError(f"b64decode needs str or bytes, got {type(text).__name__}")
+    raw = raw.rstrip(b" \t\r\n")  # the newline that ends a file or a line read
     try:
         return base64.b64decode(raw, validate=True)
     except (binascii.Error, ValueError) as exc:

@@ -156,7 +156,8 @@ def load(
                 "filled it (for an intentionally empty clip use vl.Clip(np.zeros(0, np.float32), samplerate=...))"
             )
         return Clip(source, samplerate=samplerate)
-    if fmt is None and isinstance(source, (str, os.PathLike)) and str(source).lower().endswith(RAW_SUFFIXES):
+    if (fmt is None and isinstance(source, (str, os.PathLike)) and str(source).lower().endswith(RAW_SUFFIXES)
+            and not _starts_with_wav_header(source)):  # a WAV file named .raw loads as the WAV it is
         raise AudioFormatError(
             f"{str(source)!r} looks like headerless audio ({Path(source).suffix}); declare its format, "
             "e.g. vl.load(path, raw='linear16:16000:1')"
@@ -165,6 +166,16 @@ def load(
     if fmt is not None:
         return _load_raw(data, fmt, kind=kind, name=name)
     return _load_container(data, kind=kind, name=name)
+
+
+def _starts_with_wav_header(path: str | os.PathLike[str]) -> bool:
+    """Whether a file begins with a RIFF/WAVE header (``False`` when it cannot be read: load reports that)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return False
+    return head[:4] == b"RIFF" and head[8:12] == b"WAVE"
 
 
 def require_audio(clip: Clip, *, purpose: str) -> Clip:

@@ -304,12 +304,14 @@ def _rate_findings(clip: Clip, cues: SpeechCues, name: str) -> list[Finding]:
                    f"{true_rate} Hz they would be {at_true}): it was possibly recorded at about {true_rate} Hz "
                    f"(confidence {cues.confidence:.0%}, not decisive: listen to it before relabelling)")
     prov = clip.provenance
+    resample = "" if true_rate == 16000 else ".resample(16000)"  # 16 kHz suits Pulse; the Voice Agent wants 24 kHz
+    then = "" if true_rate == 16000 else ", then resample to what the API wants"
     if prov.container == "RAW" and prov.subtype:
-        fix = (f"declare the real rate, then resample to what the API wants: "
-               f"clip = vl.load(data, raw='{prov.subtype}:{true_rate}:{prov.channels or 1}').resample(16000)")
+        fix = (f"declare the real rate{then}: "
+               f"clip = vl.load(data, raw='{prov.subtype}:{true_rate}:{prov.channels or 1}'){resample}")
     else:
-        fix = (f"relabel the samples with the real rate, then resample: "
-               f"clip = vl.Clip(clip.samples, samplerate={true_rate}).resample(16000)")
+        fix = (f"relabel the samples with the real rate{then}: "
+               f"clip = vl.Clip(clip.samples, samplerate={true_rate}){resample}")
     used = [c.removeprefix("ll_") for c in at if c.startswith("ll_")]
     return [Finding(
         code="rate_mismatch",

@@ -213,7 +213,6 @@ def parse(message: str | bytes | Mapping[str, Any]) -> list[Event]:
     if not msg.get("is_final"):
         return [Partial(provider=PROVIDER, raw=msg, text=text, words=words, session_id=session_id,
                         full_transcript=full_transcript)]
-    languages = msg.get("languages")
     final = Final(
         provider=PROVIDER,
         raw=msg,
@@ -222,10 +221,10 @@ def parse(message: str | bytes | Mapping[str, Any]) -> list[Event]:
         is_last=bool(msg.get("is_last", False)),
         from_finalize=bool(msg.get("from_finalize", False)),
         language=msg.get("language"),
-        languages=tuple(str(x) for x in languages) if isinstance(languages, list) else (),
+        languages=_strings(msg.get("languages")),
         full_transcript=full_transcript,
         utterances=_utterances(msg.get("utterances")),
-        redacted_entities=tuple(str(x) for x in msg.get("redacted_entities") or ()),
+        redacted_entities=_strings(msg.get("redacted_entities")),
         session_id=session_id,
     )
     events: list[Event] = [final]
@@ -282,6 +281,11 @@ class InvalidFrame:
 
 
 ClientFrame = AudioFrame | ControlFrame | InvalidFrame
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    """A JSON list as a tuple of strings; anything else (missing, a number, a string) as no strings."""
+    return tuple(str(x) for x in value) if isinstance(value, list) else ()
 
 
 def classify_client_frame(frame: str | bytes) -> ClientFrame:

@@ -2,14 +2,14 @@
 
 Each function returns a `matplotlib.figure.Figure` (no pyplot state, nothing shown), the same view
 the widget draws: `waveform(clip)`, `spectrogram(clip)`, `timeline(recording)`, `latency(recording)`,
-`event_log(recording)`.
+`event_log(recording)`; and `compare(good, *broken)`, a good clip next to broken readings of it.
 Pass ``dark=True`` for a dark background. This package never imports anywidget.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,7 @@ from voicelab.plot.model import (
 )
 from voicelab.recording.log import Recording
 
-__all__ = ["ViewError", "event_log", "latency", "spectrogram", "timeline", "waveform"]
+__all__ = ["ViewError", "compare", "event_log", "latency", "spectrogram", "timeline", "waveform"]
 
 _LIGHT = {"fg": "#222222", "fg2": "#666666", "grid": "#dddddd", "bg": "#ffffff", "accent": "#1565c0",
           "partial": "#8d8d8d", "start": "#2e7d32", "stop": "#c62828", "warn": "#ef6c00", "agent": "#6a1b9a"}
@@ -145,6 +145,109 @@ def spectrogram(clip: Clip, *, view_range: tuple[float, float] | None = None, n_
         ax.set(xlim=(a, b), ylim=(0, top), xlabel="time (s)", ylabel="frequency (Hz)")
         ax.set_title(f"{_title(clip)} — STFT {spec.n_fft}/{spec.hop} samples, Hann")
         bar = fig.colorbar(im, ax=ax, pad=0.01, fraction=0.04)
+        bar.set_label("dB re full-scale sine")
+        return fig
+
+
+def compare(good: Clip, *broken: Clip, labels: Sequence[str] | None = None,
+            view_range: tuple[float, float] | None = None, max_hz: float | None = None, cmap: str = "magma",
+            width: float | None = None, height: float = 4.4, dark: bool = False) -> Any:
+    """A good clip next to broken versions of it: one column per clip, waveform above spectrogram.
+
+    ``compare(good, broken)`` gives a 2×2 grid; each further broken clip adds a column. So that the
+    panels can be compared by eye, all of them share one time axis (audio read at too low a rate is
+    visibly longer), the waveforms share a fixed full-scale amplitude axis (quiet, clipped or
+    offset audio looks it; ±1 is dashed), and the spectrograms share one frequency axis and one dB
+    colour scale. Each column's title is its label over its sample rate, layout and duration. The
+    spectrograms are thumbnails: cells of about 2×2 pixels (max-pooled) in 4 dB steps; use
+    `spectrogram` for full detail.
+
+    Args:
+        good: The reference audio, drawn in the first column.
+        *broken: One or more clips to set against it.
+        labels: A title per clip, ``good`` first; default each clip's file name.
+        view_range: ``(start, end)`` seconds shown; default 0 to the end of the longest clip.
+        max_hz: Highest frequency shown, Hz; default the lowest Nyquist frequency of the clips,
+            so every spectrogram covers the same band.
+        cmap: A matplotlib colormap name.
+        width: Figure width, inches; default grows with the number of clips (2×2: 7.8, at most 12).
+        height: Figure height, inches.
+        dark: Dark background.
+
+    Returns:
+        A matplotlib Figure: the waveform axes in the top row, the spectrogram axes in the bottom
+        row (``fig.axes`` lists them in that order), then one colorbar.
+
+    Raises:
+        ViewError: No broken clip was given, a clip is not a voicelab Clip, ``labels`` does not
+            hold one string per clip, or ``max_hz`` is not a positive number.
+    """
+    if not broken:
+        raise ViewError("compare(good, *broken) needs at least one clip to set against the good one, "
+                        "e.g. vl.plot.compare(good, broken)")
+    clips = [check_clip(good, what="compare(good)")]
+    clips += [check_clip(c, what=f"compare(broken #{n})") for n, c in enumerate(broken, start=1)]
+    if labels is None:
+        names = [str(c.provenance.name or "clip").rsplit("/", 1)[-1] for c in clips]
+    elif isinstance(labels, str) or len(labels) != len(clips) or not all(isinstance(x, str) for x in labels):
+        raise ViewError(f"compare labels must be {len(clips)} strings, one per clip (good first), got {labels!r}")
+    else:
+        names = list(labels)
+    top = min(c.samplerate / 2 for c in clips)
+    if max_hz is not None:
+        if isinstance(max_hz, bool) or not isinstance(max_hz, (int, float)) or not 0 < max_hz < float("inf"):
+            raise ViewError(f"compare max_hz must be a positive number of Hz, got {max_hz!r}")
+        top = float(max_hz)
+    a, b = _range(view_range, max(max(c.duration for c in clips), 1e-3))
+    if view_range is None:  # a margin, so that what happens at 0 s is not hidden under the axis
+        a = -0.015 * b
+    cols = len(clips)
+    fig_w = float(width) if width is not None else min(3.0 * cols + 1.8, 12.0)
+    with _style(dark) as c:
+        fig = _figure(fig_w, height)
+        grid = fig.add_gridspec(2, cols, height_ratios=[1.0, 1.35])
+        waves = [fig.add_subplot(grid[0, n]) for n in range(cols)]
+        specs = [fig.add_subplot(grid[1, n]) for n in range(cols)]
+        px = fig_w * 110 / cols
+        image = None
+        for n, (clip, name) in enumerate(zip(clips, names, strict=True)):
+            ax = waves[n]
+            t0, step, mins, maxs = Envelope(clip).window(a, b, max_bins=int(px * 2))
+            t = t0 + np.arange(len(mins)) * step
+            if step * clip.samplerate <= 1:
+                ax.plot(t, mins, color=c["accent"], lw=0.8)
+            else:
+                # an edge, so that constant stretches (silence, a DC offset) still show as a line
+                ax.fill_between(t, mins, maxs, step="post", color=c["accent"], lw=0.6)
+            for y in (-1.0, 1.0):
+                ax.axhline(y, color=c["fg2"], lw=0.6, ls="--", zorder=0)
+            ax.axhline(0, color=c["fg2"], lw=0.5, ls=":", zorder=0)
+            ax.set(xlim=(a, b), ylim=(-1.12, 1.12))
+            layout = "mono" if clip.channels == 1 else f"{clip.channels} ch"
+            ax.set_title(f"{name}\n{clip.samplerate} Hz {layout}, {clip.duration:.2f} s")
+            spec = SpectrogramImage(clip)
+            # cells of about 2×2 pixels (max-pooled, so narrow lines survive) in 4 dB steps: the panels are
+            # small, and so is the PNG that a saved notebook keeps
+            s0, sstep, img = spec.window(a, b, max_cols=max(int(px / 2), 1))
+            nyq = clip.samplerate / 2
+            rows = max(1, int(round(img.shape[1] * min(top, nyq) / nyq))) if img.ndim == 2 else 1
+            part = img[:, :rows]
+            group = max(1, -(-rows // max(int(height * 110 * 0.55 / 2), 1)))
+            if group > 1 and part.shape[0]:
+                part = np.maximum.reduceat(part, np.arange(0, rows, group), axis=1)
+            db = np.round((DB_FLOOR + part.T.astype(np.float32) * (-DB_FLOOR / 255.0)) / 4) * 4
+            extent = (s0 - sstep / 2, s0 + (db.shape[1] - 0.5) * sstep,
+                      0, db.shape[0] * group * clip.samplerate / spec.n_fft)
+            ax = specs[n]
+            image = ax.imshow(db, origin="lower", aspect="auto", extent=extent, cmap=cmap, vmin=DB_FLOOR, vmax=0,
+                              interpolation="nearest")
+            ax.set(xlim=(a, b), ylim=(0, top), xlabel="time (s)")
+            if n:
+                waves[n].tick_params(labelleft=False)
+                ax.tick_params(labelleft=False)
+        waves[0].set_ylabel("amplitude (full scale = 1)")
+        specs[0].set_ylabel("frequency (Hz)")
+        bar = fig.colorbar(image, ax=specs, pad=0.01, fraction=0.03, aspect=12)
         bar.set_label("dB re full-scale sine")
         return fig
 

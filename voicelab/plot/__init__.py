@@ -38,13 +38,13 @@ def _style(dark: bool) -> Iterator[dict[str, str]]:
     import matplotlib as mpl
 
     c = _DARK if dark else _LIGHT
-    rc = {"figure.facecolor": c["bg"], "axes.facecolor": c["bg"], "savefig.facecolor": c["bg"],
+    rc: dict[str, Any] = {"figure.facecolor": c["bg"], "axes.facecolor": c["bg"], "savefig.facecolor": c["bg"],
           "axes.edgecolor": c["fg2"], "axes.labelcolor": c["fg"], "text.color": c["fg"],
           "xtick.color": c["fg2"], "ytick.color": c["fg2"], "grid.color": c["grid"], "axes.grid": False,
           "axes.spines.top": False, "axes.spines.right": False, "font.size": 9, "axes.titlesize": 10,
           "axes.titleweight": "bold", "axes.titlelocation": "left", "legend.frameon": False,
           "legend.fontsize": 8}
-    with mpl.rc_context(rc):
+    with mpl.rc_context(rc):  # type: ignore[arg-type]  # matplotlib types rc as a dict of Literal keys
         yield c
 
 

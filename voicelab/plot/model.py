@@ -251,11 +251,11 @@ class SpectrogramImage:
     @property
     def frequencies(self) -> npt.NDArray[np.float64]:
         """Bin centre frequencies, Hz."""
-        return np.arange(self.n_fft // 2 + 1) * self.samplerate / self.n_fft
+        return np.arange(self.n_fft // 2 + 1, dtype=np.float64) * (self.samplerate / self.n_fft)
 
     def times(self) -> npt.NDArray[np.float64]:
         """Frame centre times, seconds (frame k is centred on k * hop samples)."""
-        return np.arange(self.image.shape[0]) * self.frame_step
+        return np.arange(self.image.shape[0], dtype=np.float64) * np.float64(self.frame_step)
 
     def window(self, start: float, end: float, *, max_cols: int) -> tuple[float, float, np.ndarray]:
         """Frames between ``start`` and ``end`` seconds, max-pooled to at most ``max_cols`` columns.

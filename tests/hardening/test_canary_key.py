@@ -81,6 +81,17 @@ def test_redact_log_text_leaves_ordinary_lines_alone() -> None:
         assert redact_log_text(line) == line
 
 
+@pytest.mark.parametrize(("code", "masked"), [
+    ('headers = {"Authorization": f"Bearer sk_live_123"}', 'headers = {"Authorization": f"Bearer ***"}'),
+    ("h = {'X-Api-Key': rb'sk_live_123'}", "h = {'X-Api-Key': rb'***'}"),
+    ('url = f"wss://api/x?token=sk_live_123"', 'url = f"wss://api/x?token=***"'),
+    ("connect('wss://api/x?api_key=sk_live_123&a=1')", "connect('wss://api/x?api_key=***&a=1')"),
+])
+def test_a_code_snippet_loses_its_key_but_keeps_its_quotes(code: str, masked: str) -> None:
+    """Smallest's support page asks for "sanitized code snippets": the key goes, the code still reads as code."""
+    assert redact_log_text(code) == masked
+
+
 # ------------------------------------------------------------------------------------------------ end to end
 
 

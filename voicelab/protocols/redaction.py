@@ -49,7 +49,8 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
     return text
 
 
-_QUERY_SECRET_RE = re.compile(r"(?i)([?&](?:" + "|".join(sorted(SECRET_QUERY_PARAMS)) + r")=)[^&#\s]*")
+#: the value ends at the next parameter, fragment, whitespace or quote (a URL inside a string literal keeps its quote)
+_QUERY_SECRET_RE = re.compile(r"(?i)([?&](?:" + "|".join(sorted(SECRET_QUERY_PARAMS)) + r")=)[^&#\s'\"]*")
 
 
 def redact_url(url: str) -> str:
@@ -174,9 +175,10 @@ class SecretHeaders(Mapping[str, str]):
         return hash(tuple(sorted(self._headers.items())))
 
 
-#: ``Authorization: Bearer <v>``, ``'x-api-key': '<v>'``, ``Cookie=<v>`` …: the scheme stays, the value goes.
+#: ``Authorization: Bearer <v>``, ``'x-api-key': '<v>'``, ``Cookie=<v>``, ``"Authorization": f"Bearer {KEY}"`` (a
+#: Python string prefix) …: the scheme stays, the value goes.
 _HEADER_SECRET_RE = re.compile(
-    r"(?i)\b(" + "|".join(re.escape(h) for h in sorted(SECRET_HEADERS)) + r")(['\"]?\s*[:=]\s*['\"]?)"
+    r"(?i)\b(" + "|".join(re.escape(h) for h in sorted(SECRET_HEADERS)) + r")(['\"]?\s*[:=]\s*(?:[rbfu]{1,2}(?=['\"]))?['\"]?)"
     r"(?:(bearer|token|basic|key|digest)\s+)?([^\s'\",]+)"
 )
 #: ``"token": "<v>"``, ``'access_token': '<v>'``, ``api_key=<v>`` outside a query string (JSON bodies, reprs);

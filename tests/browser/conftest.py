@@ -11,6 +11,7 @@ Install both with ``scripts/browser_deps.sh``.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -21,7 +22,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -220,3 +221,44 @@ def open_notebook(pg: Any, lab: Lab, path: str) -> None:
             const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
             return k && k.status === 'idle' && w.context.path === nb; }""",
         arg=path, timeout=60000, polling=100)
+
+
+def write_notebook(lab: Lab, path: str, cells: list[str]) -> None:
+    """Write a notebook of code ``cells`` at ``path`` under the Lab's root."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells], metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    target = lab.root_dir / path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, target)
+
+
+@contextlib.contextmanager
+def notebook_page(lab: Lab, browser: Any, artifacts: Path, *, path: str, name: str,
+                  run_all: Callable[[Any], None]) -> Iterator[Any]:
+    """Open the notebook at ``path``, run all its cells (``run_all(page)`` waits for them) and yield the page.
+
+    Afterwards the console goes to ``<artifacts>/<name>-console.log`` and the shared Lab is left as found: the
+    kernel shut down, no tab open, no saved workspace (or the next page in this Lab would reopen the tab).
+    """
+    ctx = browser.new_context(viewport={"width": 1280, "height": 1000})
+    pg = ctx.new_page()
+    console = watch_console(pg)
+    try:
+        open_notebook(pg, lab, path)
+        pg.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        run_all(pg)
+        yield pg
+    finally:
+        (artifacts / f"{name}-console.log").write_text("\n".join(console))
+        try:
+            pg.evaluate("""async () => { const app = window.jupyterapp, w = app.shell.currentWidget;
+                if (w && w.sessionContext) await w.sessionContext.shutdown();
+                await app.commands.execute('application:close-all'); }""")
+            pg.wait_for_timeout(1500)  # the workspace is saved after a short debounce
+        finally:
+            ctx.close()
+            for saved in (lab.root_dir.parent / "workspaces").glob("*"):
+                if saved.is_file():
+                    saved.unlink()

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ROOT, Lab, open_notebook, watch_console
+from tests.browser.conftest import ROOT, Lab, notebook_page, write_notebook
 from tests.browser.test_quickstart_lab import output_text, wait_until_all_ran
 
 LAB_PATH = "eventlog/eventlog.ipynb"
@@ -36,33 +36,10 @@ print("COUNTERS", json.dumps({"recorded": vl.widgets.EventLog(rec).counters, "li
 
 @pytest.fixture(scope="module")
 def page(lab: Lab, browser: Any, artifacts: Path) -> Iterator[Any]:
-    import nbformat
-
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS], metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
-    target = lab.root_dir / LAB_PATH
-    target.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, target)
-    ctx = browser.new_context(viewport={"width": 1280, "height": 1000})
-    pg = ctx.new_page()
-    console = watch_console(pg)
-    try:
-        open_notebook(pg, lab, LAB_PATH)
-        pg.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-        wait_until_all_ran(pg, timeout=240)
+    write_notebook(lab, LAB_PATH, CELLS)
+    with notebook_page(lab, browser, artifacts, path=LAB_PATH, name="eventlog",
+                       run_all=lambda pg: wait_until_all_ran(pg, timeout=240)) as pg:
         yield pg
-    finally:
-        (artifacts / "eventlog-console.log").write_text("\n".join(console))
-        try:
-            pg.evaluate("""async () => { const app = window.jupyterapp, w = app.shell.currentWidget;
-                if (w && w.sessionContext) await w.sessionContext.shutdown();
-                await app.commands.execute('application:close-all'); }""")
-            pg.wait_for_timeout(1500)
-        finally:
-            ctx.close()
-            for saved in (lab.root_dir.parent / "workspaces").glob("*"):
-                if saved.is_file():
-                    saved.unlink()
 
 
 def counters(pg: Any) -> dict[str, Any]:

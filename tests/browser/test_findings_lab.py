@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ROOT, Lab, open_notebook, watch_console
+from tests.browser.conftest import ROOT, Lab, notebook_page, write_notebook
 from tests.browser.test_quickstart_lab import output_text, wait_until_all_ran
 
 LAB_PATH = "findings/findings.ipynb"
@@ -34,33 +34,10 @@ display(view, tl)""",
 
 @pytest.fixture(scope="module")
 def page(lab: Lab, browser: Any, artifacts: Path) -> Iterator[Any]:
-    import nbformat
-
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS], metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
-    target = lab.root_dir / LAB_PATH
-    target.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, target)
-    ctx = browser.new_context(viewport={"width": 1280, "height": 1000})
-    pg = ctx.new_page()
-    console = watch_console(pg)
-    try:
-        open_notebook(pg, lab, LAB_PATH)
-        pg.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-        wait_until_all_ran(pg, timeout=120)
+    write_notebook(lab, LAB_PATH, CELLS)
+    with notebook_page(lab, browser, artifacts, path=LAB_PATH, name="findings",
+                       run_all=lambda pg: wait_until_all_ran(pg, timeout=120)) as pg:
         yield pg
-    finally:
-        (artifacts / "findings-console.log").write_text("\n".join(console))
-        try:
-            pg.evaluate("""async () => { const app = window.jupyterapp, w = app.shell.currentWidget;
-                if (w && w.sessionContext) await w.sessionContext.shutdown();
-                await app.commands.execute('application:close-all'); }""")
-            pg.wait_for_timeout(1500)
-        finally:
-            ctx.close()
-            for saved in (lab.root_dir.parent / "workspaces").glob("*"):
-                if saved.is_file():
-                    saved.unlink()
 
 
 def test_rows_render_with_severity_fix_and_time(page: Any, artifacts: Path) -> None:

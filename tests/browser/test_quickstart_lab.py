@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ROOT, Lab, open_notebook, watch_console
+from tests.browser.conftest import ROOT, Lab, notebook_page
 
 NOTEBOOK = ROOT / "notebooks" / "01-quickstart.ipynb"
 LAB_PATH = "notebooks/01-quickstart.ipynb"
@@ -72,27 +72,9 @@ def copy_notebook(lab: Lab) -> None:
 def page(lab: Lab, browser: Any, artifacts: Path) -> Iterator[Any]:
     """The quickstart open in JupyterLab after "run all" has finished every cell."""
     copy_notebook(lab)
-    ctx = browser.new_context(viewport={"width": 1280, "height": 1000})
-    pg = ctx.new_page()
-    console = watch_console(pg)
-    try:
-        open_notebook(pg, lab, LAB_PATH)
-        pg.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-        wait_until_all_ran(pg, timeout=RUN_TIMEOUT)
+    with notebook_page(lab, browser, artifacts, path=LAB_PATH, name="quickstart",
+                       run_all=lambda pg: wait_until_all_ran(pg, timeout=RUN_TIMEOUT)) as pg:
         yield pg
-    finally:
-        (artifacts / "quickstart-console.log").write_text("\n".join(console))
-        try:  # leave the shared Lab as found: no kernel, no tab for the workspace to restore in later tests
-            pg.evaluate("""async () => { const app = window.jupyterapp, w = app.shell.currentWidget;
-                if (w && w.sessionContext) await w.sessionContext.shutdown();
-                await app.commands.execute('application:close-all'); }""")
-            pg.wait_for_timeout(1500)  # the workspace is saved after a short debounce
-        finally:
-            ctx.close()
-            # and forget the saved workspace, or the next page in this Lab reopens the quickstart's tab
-            for saved in (lab.root_dir.parent / "workspaces").glob("*"):
-                if saved.is_file():
-                    saved.unlink()
 
 
 def wait_until_all_ran(pg: Any, *, timeout: float) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +24,7 @@ from voicelab.audio.inspection import inspect
 from voicelab.audio.io import RAW_SUFFIXES, check_output_path, load, require_audio, save
 from voicelab.audio.targets import TARGETS, get_target
 from voicelab.errors import ConversionError, VoicelabError
+from voicelab.files import atomic_path
 from voicelab.providers import provider_names
 from voicelab.recording.reference import find_reference
 
@@ -125,14 +125,8 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
 
 
 def _convert(args: argparse.Namespace) -> int:

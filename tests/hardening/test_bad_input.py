@@ -17,6 +17,7 @@ import hashlib
 import io
 import json
 import os
+import stat
 import subprocess
 import sys
 import warnings
@@ -732,3 +733,14 @@ def test_every_error_here_is_a_voicelab_error():
     for cls in (AudioFormatError, AudioLoadError, ChunkError, ConversionError, EmptyAudioError, OutputIsInputError,
                 ParameterError, SessionConfigError, RecordingError):
         assert issubclass(cls, VoicelabError)
+
+
+def test_written_files_get_the_permissions_of_an_ordinary_file(tmp_path, wav):
+    """Atomic writes go through a private temporary file; the result must not stay private (mode 0600)."""
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "out.flac"
+        vl.load(wav).save(out)
+        assert stat.S_IMODE(out.stat().st_mode) == 0o644
+    finally:
+        os.umask(old)

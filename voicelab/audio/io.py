@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import IO, Any
 
@@ -22,7 +21,8 @@ from voicelab.audio.clip import Clip, Provenance, SourceKind
 from voicelab.audio.formats import RawFormat
 from voicelab.audio.riff import parse_wav_header
 from voicelab.audio.sniff import BLOCKING, sniff_bytes
-from voicelab.errors import AudioFormatError, AudioLoadError, EmptyAudioError, OutputIsInputError, VoicelabError
+from voicelab.errors import AudioFormatError, AudioLoadError, EmptyAudioError, OutputIsInputError
+from voicelab.files import atomic_path
 
 __all__ = ["RAW_SUFFIXES", "Source", "check_output_path", "load", "read_source_bytes", "require_audio", "save"]
 
@@ -347,15 +347,8 @@ def save(clip: Clip, path: str | os.PathLike[str], *, subtype: str | None = None
                                f"choose one of {', '.join(sf.available_subtypes(fmt))}")
     if not dest.parent.exists():
         raise AudioLoadError(f"directory {str(dest.parent)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    os.close(fd)
     try:
-        sf.write(tmp, np.clip(clip.samples, -1.0, 1.0), clip.samplerate, format=fmt, subtype=subtype)
-        os.replace(tmp, dest)
+        with atomic_path(dest) as tmp:
+            sf.write(tmp, np.clip(clip.samples, -1.0, 1.0), clip.samplerate, format=fmt, subtype=subtype)
     except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
         raise AudioLoadError(f"could not write {str(dest)!r} as {fmt} {subtype}: {exc}") from exc
-    except VoicelabError:
-        raise
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -178,7 +178,8 @@ class SecretHeaders(Mapping[str, str]):
 #: ``Authorization: Bearer <v>``, ``'x-api-key': '<v>'``, ``Cookie=<v>``, ``"Authorization": f"Bearer {KEY}"`` (a
 #: Python string prefix) …: the scheme stays, the value goes.
 _HEADER_SECRET_RE = re.compile(
-    r"(?i)\b(" + "|".join(re.escape(h) for h in sorted(SECRET_HEADERS)) + r")(['\"]?\s*[:=]\s*(?:[rbfu]{1,2}(?=['\"]))?['\"]?)"
+    r"(?i)\b(" + "|".join(re.escape(h) for h in sorted(SECRET_HEADERS)) + r")"
+    r"(['\"]?\s*[:=]\s*(?:[rbfu]{1,2}(?=['\"]))?['\"]?)"
     r"(?:(bearer|token|basic|key|digest)\s+)?([^\s'\",]+)"
 )
 #: ``"token": "<v>"``, ``'access_token': '<v>'``, ``api_key=<v>`` outside a query string (JSON bodies, reprs);

@@ -47,4 +47,6 @@ def test_the_rate_fix_does_not_resample_to_the_rate_the_audio_already_has():
     assert "raw='pcm_16:16000:1')" in fix.replace("linear16", "pcm_16") or "samplerate=16000)" in fix, fix
     assert ".resample(16000)" not in fix
     wrong48 = vl.load(BROKEN / "weather_48k_labelled_16k.raw", raw="linear16:16000:1")
-    assert ".resample(16000)" in _finding(wrong48.inspect(), "rate_mismatch").fix
+    assert ".resample(16000)" in _finding(wrong48.inspect(), "rate_mismatch").fix  # the declared rate
+    for_agent = _finding(wrong48.inspect(target="assemblyai-agent"), "rate_mismatch").fix
+    assert "raw='linear16:48000:1').resample(24000)" in for_agent, for_agent  # the rate the Voice Agent takes

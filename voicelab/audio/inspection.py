@@ -77,7 +77,7 @@ def _inspect_clip(clip: Clip, tgt: Target | None, fmt: RawFormat | None) -> Repo
     misread = any(f.code in _MISREAD for f in findings)
     if not silent and not misread:
         cues = speech_cues(clip, bandwidth_hz=levels.bandwidth_hz)
-        findings += sniff_samples(clip, cues=cues)
+        findings += sniff_samples(clip, cues=cues, send_rate=tgt.recommended_samplerate if tgt is not None else None)
     if not misread:
         lv_findings = _level_findings(clip, levels)
         if any(f.code == "rate_mismatch" for f in findings):

@@ -231,12 +231,14 @@ def sniff_bytes(data: bytes, fmt: RawFormat, *, where: str = "the data") -> list
     return out
 
 
-def sniff_samples(clip: Clip, *, cues: SpeechCues | None = None) -> list[Finding]:
+def sniff_samples(clip: Clip, *, cues: SpeechCues | None = None, send_rate: int | None = None) -> list[Finding]:
     """Check decoded samples for interleaved stereo declared mono and a wrong rate label.
 
     Args:
         clip: The decoded clip.
         cues: Precomputed `speech_cues(clip)`, if the caller has them.
+        send_rate: The rate (Hz) the audio is meant to be sent at (an API's rate), for the fix of a wrong rate
+            label; ``None``: the declared rate, which is what the caller meant to send.
 
     Returns:
         Findings (possibly empty).
@@ -268,11 +270,11 @@ def sniff_samples(clip: Clip, *, cues: SpeechCues | None = None) -> list[Finding
                 return out
     cues = cues if cues is not None else speech_cues(clip)
     if cues is not None:
-        out += _rate_findings(clip, cues, name)
+        out += _rate_findings(clip, cues, name, send_rate=send_rate or declared)
     return out
 
 
-def _rate_findings(clip: Clip, cues: SpeechCues, name: str) -> list[Finding]:
+def _rate_findings(clip: Clip, cues: SpeechCues, name: str, *, send_rate: int) -> list[Finding]:
     declared = clip.samplerate
     if cues.verdict == "unknown":
         return [Finding(
@@ -304,8 +306,8 @@ def _rate_findings(clip: Clip, cues: SpeechCues, name: str) -> list[Finding]:
                    f"{true_rate} Hz they would be {at_true}): it was possibly recorded at about {true_rate} Hz "
                    f"(confidence {cues.confidence:.0%}, not decisive: listen to it before relabelling)")
     prov = clip.provenance
-    resample = "" if true_rate == 16000 else ".resample(16000)"  # 16 kHz suits Pulse; the Voice Agent wants 24 kHz
-    then = "" if true_rate == 16000 else ", then resample to what the API wants"
+    resample = "" if true_rate == send_rate else f".resample({send_rate})"
+    then = "" if true_rate == send_rate else f", then resample to the {send_rate} Hz to send"
     if prov.container == "RAW" and prov.subtype:
         fix = (f"declare the real rate{then}: "
                f"clip = vl.load(data, raw='{prov.subtype}:{true_rate}:{prov.channels or 1}'){resample}")

@@ -228,7 +228,7 @@ def check_clip(clip: Clip, *, target: Target, encoding: str, samplerate: int, ch
         found += silent
         if not silent:
             found += _level_findings(head.to_mono().samples, where=f"the first {seconds:g} s of {name}", whole=False)
-            found += sniff_samples(clip.slice(end=max(seconds, RATE_CHECK_SECONDS)))
+            found += sniff_samples(clip.slice(end=max(seconds, RATE_CHECK_SECONDS)), send_rate=samplerate)
     return PreflightReport(_reported(found), min(seconds, clip.duration), time.perf_counter() - t0, "clip")
 
 
@@ -290,7 +290,7 @@ def check_items(items: Sequence[Any], *, target: Target, encoding: str, samplera
         clip = Clip(joined, samplerate=first.samplerate, provenance=first.provenance)
         found = list(first.provenance.findings) + _level_findings(joined, where=where, whole=False)
         if not found:
-            found += sniff_samples(clip)
+            found += sniff_samples(clip, send_rate=samplerate)
         return found
     if isinstance(first, Chunk):
         fmt = RawFormat(encoding=first.encoding, samplerate=first.samplerate, channels=first.channels)

@@ -277,6 +277,23 @@ def _driver(spec: ProviderSpec, url: str | None, params: Mapping[str, Any] | Non
                                           params=dict(params or {}), auth=auth, use_token=use_token))
 
 
+def _endpoint(spec: ProviderSpec, driver: Driver, url: str | None, region: str | None) -> tuple[str, str | None]:
+    """What the Recording's header names: the URL given, or the vendor host of the region used, and that region.
+
+    With ``url=None`` the driver connects to the provider's host for its region (the default region when
+    none was given): the header records that host's URL with the default endpoint's path (no query: the
+    session's settings and any credential go in the ``connect`` entries, masked) and the region, as the
+    vendors' support pages ask ("US or EU"). With a ``url`` the host is the URL and ``region`` is kept as given.
+    """
+    if url is not None:
+        return url, region
+    used = driver.region or region or spec.default_region
+    host = spec.hosts.get(used)
+    if host is None:  # a driver that names a region its spec has no host for: say so rather than guess
+        return f"{spec.title}: no host known for region {used!r}", used
+    return host.rstrip("/") + spec.default_path, used
+
+
 def _clip_chunks(clip: Clip, driver: Driver, chunk_bytes: int | None, chunk_seconds: float | None) -> Iterable[Chunk]:
     clip = clip.to_mono().resample(driver.samplerate)
     target = get_provider(driver.provider).target
@@ -359,6 +376,8 @@ def stream(
             ``vad_events`` …; voicelab asks for ``word_timestamps``, ``vad_events`` and ``language='en'``
             unless told otherwise). AssemblyAI Voice Agent: the ``session`` object of ``session.update``.
         region: A key of the provider's hosts: Pulse ``india``/``india_pinned``/``us``; AssemblyAI ``us``/``eu``.
+            With ``url=None`` the Recording's header names the host connected to and the region used (the
+            provider's default when ``None``), for a support request.
         auth: The credential form, one of the provider's ``auth_forms`` (Pulse: ``bearer`` header,
             ``token`` or ``api_key`` query parameter); ``None`` for the provider's default.
         use_token: Mint a short-lived token for each connection through the provider's token endpoint
@@ -444,8 +463,8 @@ def stream(
         raise StreamSetupError(f"cannot stream a {type(source).__name__}; pass a Clip, path, array or iterator")
     if record is not None:  # never write the Recording over the audio it records
         check_output_path(record, source, what="record")
-    endpoint = url or ("vendor production host")
-    rec = Recording(record, provider=driver.provider, endpoint=endpoint, region=region, params=driver.params,
+    endpoint, used_region = _endpoint(spec, driver, url, region)
+    rec = Recording(record, provider=driver.provider, endpoint=endpoint, region=used_region, params=driver.params,
                     secrets=[key], keep_audio_seconds=keep_audio_seconds)
     sess = Stream(provider=driver.provider, recording=rec)
     if preflight and source_clip is not None:  # in memory: checked here, so warnings point at the caller

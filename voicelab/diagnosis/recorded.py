@@ -1019,6 +1019,7 @@ def _replies(events: Sequence[tuple[float, Event]]) -> list[dict[str, Any]]:
             r = replies[current]
             if ev.pcm:
                 r["audio"].append(ev.pcm)
+            if ev.pcm or ev.omitted_bytes:  # audio a Recording did not keep still tells when the reply spoke
                 r["rate"], r["encoding"] = ev.sample_rate, ev.encoding
                 if r["audio_t"] is None:
                     r["audio_t"] = t

@@ -36,7 +36,6 @@ __all__ = [
     "Word",
 ]
 
-
 def _jsonable(value: Any) -> Any:
     if isinstance(value, bytes | bytearray):
         return {"bytes_base64": base64.b64encode(bytes(value)).decode("ascii"), "length": len(value)}
@@ -221,21 +220,26 @@ class AgentReplyAudio(Event):
     """A chunk of agent speech, decoded from base64.
 
     Attributes:
-        pcm: The audio bytes (PCM16 LE for ``audio/pcm``; G.711 bytes for pcmu/pcma).
+        pcm: The audio bytes (PCM16 LE for ``audio/pcm``; G.711 bytes for pcmu/pcma); empty when a
+            Recording did not keep them.
         sample_rate: Samples per second, in Hz.
         encoding: The voicelab encoding name (``"linear16"``, ``"mulaw"``, ``"alaw"``).
+        omitted_bytes: Bytes of audio the message carried that the Recording it was read from did not
+            keep (a `voicelab.protocols.wire.omitted_payload` placeholder stands for them; ``pcm`` is then
+            empty); ``0`` for audio received live. `duration` counts them.
     """
 
     kind: ClassVar[str] = "agent_reply_audio"
     pcm: bytes = field(repr=False)
     sample_rate: int
     encoding: str = "linear16"
+    omitted_bytes: int = 0
 
     @property
     def duration(self) -> float:
-        """The chunk's duration in seconds."""
+        """The chunk's duration in seconds (of the audio received, kept or not)."""
         width = 2 if self.encoding == "linear16" else 1
-        return len(self.pcm) / (width * self.sample_rate)
+        return (len(self.pcm) + self.omitted_bytes) / (width * self.sample_rate)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict; audio is summarised by length, not repeated."""

@@ -17,6 +17,9 @@ from voicelab.protocols.errors import MessageError
 from voicelab.protocols.redaction import SecretHeaders, SecretURL
 
 __all__ = [
+    "OMITTED_PAYLOAD_KEY",
+    "omitted_payload",
+    "omitted_payload_bytes",
     "EMULATOR_LIMIT_CLOSE_CODES",
     "ConnectRequest",
     "Explanation",
@@ -229,3 +232,27 @@ def explain_emulator_close(code: int) -> Explanation | None:
         return None
     title, cause, fix, evidence = row
     return Explanation(code=code, title=title, cause=cause, fix=fix, evidence=evidence)
+
+
+#: The key of the placeholder a `voicelab.recording.Recording` writes instead of a base64 audio payload it
+#: does not keep: ``{"omitted_base64_chars": N}``, N the payload's length in base64 characters. A parser
+#: reads a placeholder as audio of known size and no samples (`omitted_payload_bytes`), never as bad base64.
+OMITTED_PAYLOAD_KEY = "omitted_base64_chars"
+
+
+def omitted_payload(chars: int) -> dict[str, int]:
+    """The placeholder standing for a base64 payload of ``chars`` characters that was left out."""
+    return {OMITTED_PAYLOAD_KEY: chars}
+
+
+def omitted_payload_bytes(value: Any) -> int | None:
+    """The bytes a left-out payload held when ``value`` is its placeholder (`omitted_payload`), else ``None``.
+
+    N base64 characters carry ``N * 3 // 4`` bytes: the count is at most 2 bytes high (the ``=``
+    padding of the payload, which the placeholder does not record, is counted as data).
+    """
+    if isinstance(value, Mapping):
+        chars = value.get(OMITTED_PAYLOAD_KEY)
+        if type(chars) is int and chars >= 0:
+            return chars * 3 // 4
+    return None

@@ -8,8 +8,8 @@ reach the file: every string is redacted before it is written.
 
 Entry kinds:
 
-* ``session`` (the first line): provider, endpoint, region, parameters,
-  wall-clock anchor, voicelab version.
+* ``session`` (the first line): provider, endpoint (the URL given, or the vendor host connected to),
+  region (the one used), parameters, wall-clock anchor, voicelab version.
 * ``connect`` / ``handshake`` / ``close``: connection attempts, the upgrade
   result (HTTP status or success; ``audio_offset`` is the stream's audio time
   at which this connection's audio starts, so provider times can be mapped
@@ -20,8 +20,9 @@ Entry kinds:
   sent, base64) with their declared ``encoding``, ``samplerate`` and
   ``channels``: `Recording.sent_audio` reads them back.
 * ``send`` / ``recv``: a message out or in, raw (base64 audio payloads are
-  replaced by their length unless ``store_audio=True``, or, for received
-  audio such as an agent's reply, while the sent audio is still being kept).
+  replaced by their length, ``{"omitted_base64_chars": N}``, unless ``store_audio=True``, or, for
+  received audio such as an agent's reply, while the sent audio is still being kept; the protocol
+  parsers read that placeholder as audio of that size without samples, never as a broken message).
 * ``gap``: a reconnect gap (audio time continues across it).
 * ``note``: anything else worth keeping (session id, warnings).
 """
@@ -34,7 +35,6 @@ import math
 import os
 import platform
 import re
-import tempfile
 import threading
 import time
 import zipfile
@@ -42,13 +42,18 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from voicelab.errors import VoicelabError
+from voicelab.files import atomic_path
 from voicelab.protocols.errors import ProtocolError
 from voicelab.protocols.events import Error, Event, Final, Partial
 from voicelab.protocols.redaction import redact, redact_url
+from voicelab.protocols.wire import omitted_payload
 from voicelab.providers.registry import get_provider
+
+if TYPE_CHECKING:
+    from voicelab.diagnosis.doctor import DoctorReport
 
 __all__ = ["DEFAULT_KEEP_AUDIO_SECONDS", "Entry", "Recording", "RecordingError", "RecordingStats", "SentAudio"]
 
@@ -58,6 +63,8 @@ _B64_MIN = 64
 _B64_RE = re.compile(r"^[A-Za-z0-9+/=]+$")
 #: Seconds of audio (audio time from the stream's start) whose bytes a Recording keeps by default.
 DEFAULT_KEEP_AUDIO_SECONDS = 60.0
+#: Characters of a refused handshake's body kept in `Recording.summary`'s ``errors``.
+ERROR_BODY_CHARS = 500
 
 
 class RecordingError(VoicelabError):
@@ -162,12 +169,17 @@ class SentAudio:
 
 
 def _strip_audio(obj: Any) -> Any:
-    """Replace long base64 audio payloads in a message by a length marker."""
+    """Replace long base64 audio payloads in a message by a length marker (`omitted_payload`).
+
+    The marker is understood by the protocol parsers (`voicelab.protocols.wire.omitted_payload_bytes`):
+    a recorded message whose audio was left out parses into its event with the audio's size and no
+    samples, so `Recording.events`, `voicelab.replay`, the plots and widgets read it as it was received.
+    """
     if isinstance(obj, dict):
         out = {}
         for k, v in obj.items():
             if k in _B64_FIELDS and isinstance(v, str) and len(v) >= _B64_MIN and _B64_RE.match(v[:256]):
-                out[k] = {"omitted_base64_chars": len(v)}
+                out[k] = omitted_payload(len(v))
             else:
                 out[k] = _strip_audio(v)
         return out
@@ -596,12 +608,7 @@ class Recording:
 
     def session_ids(self) -> list[str]:
         """Every session id the provider reported, in order of appearance."""
-        ids: list[str] = []
-        for _, ev in self.events():
-            sid = getattr(ev, "session_id", None)
-            if sid and sid not in ids:
-                ids.append(sid)
-        return ids
+        return _session_ids(self.events())
 
     def sent_audio(self) -> SentAudio | None:
         """The audio bytes actually sent, as far as this Recording kept them, with their declared format.
@@ -635,49 +642,121 @@ class Recording:
                          sends=tuple((c.t, float(c["audio_start"]), float(c["audio_end"])) for c in same))
 
     def summary(self) -> dict[str, Any]:
-        """What a vendor's support team asks for: session ids, close codes, timestamps, endpoint."""
+        """What the vendors' support pages ask for, from this Recording (JSON-ready, credentials masked).
+
+        Returns:
+            A dict: ``provider``; ``endpoint`` and ``region`` (from the header: the vendor host and region
+            used, or the URL given); ``connected_to`` (each distinct URL connected to, credentials masked,
+            in order); ``started_at`` (ISO 8601, UTC); ``session_ids``; ``closes`` (time, code, reason);
+            ``errors`` (each `Error` event's time, code and message, and each failed handshake's HTTP
+            status and body excerpt, or the connection error, in time order); ``duration_seconds``;
+            ``stats`` (the `RecordingStats`) and ``voicelab`` (the version that wrote the Recording).
+        """
         h = self.header
         closes = [{"t": c.t, "code": c.get("code"), "reason": c.get("reason")} for c in self.of("close")]
         st = self.stats
+        events = self.events()
+        connected: list[str] = []
+        for c in self.of("connect"):
+            url = c.get("url")
+            if isinstance(url, str) and url not in connected:
+                connected.append(url)
         return {
             "provider": h["provider"],
             "endpoint": h.get("endpoint"),
             "region": h.get("region"),
+            "connected_to": connected,
             "started_at": h.get("started_at"),
-            "session_ids": self.session_ids(),
+            "session_ids": _session_ids(events),
             "closes": closes,
+            "errors": self._errors(events),
             "duration_seconds": _as_entry(self._entries[-1]).t if self._entries else 0.0,
             "stats": st.__dict__ | {"close_codes": list(st.close_codes)},
+            "voicelab": h.get("voicelab"),
         }
 
-    def support_bundle(self, path: str | os.PathLike[str]) -> Path:
-        """Write a zip for a vendor's support team: redacted recording, environment and summary.
+    def _errors(self, events: list[tuple[float, Event]]) -> list[dict[str, Any]]:
+        """`summary`'s ``errors``: refused or failed handshakes and `Error` events, in time order."""
+        out: list[dict[str, Any]] = []
+        for e in self.of("handshake"):
+            if e.get("ok"):
+                continue
+            if e.get("status") is not None:  # the server answered the upgrade with an HTTP status
+                body = e.get("body")
+                out.append({"t": e.t, "where": "handshake", "status": e.get("status"),
+                            "body": _clip(body, ERROR_BODY_CHARS) if isinstance(body, str) else body})
+            else:  # no HTTP answer: unreachable, or not a WebSocket server
+                out.append({"t": e.t, "where": "handshake", "error": e.get("error"), "message": e.get("message")})
+        out.extend({"t": t, "where": "message", "code": ev.code, "message": ev.message}
+                   for t, ev in events if isinstance(ev, Error))
+        return sorted(out, key=lambda d: d["t"])
+
+    def support_bundle(self, path: str | os.PathLike[str], *, doctor: DoctorReport | None = None) -> Path:
+        """Write a zip for a vendor's support team: what both vendors ask for before you contact them.
+
+        The zip holds:
+
+        * ``recording.jsonl``: this Recording, every entry (API keys and tokens are never in it:
+          strings are redacted when written; audio kept by ``keep_audio_seconds`` is in it);
+        * ``summary.json``: `summary` — session ids, close codes and reasons, errors with the
+          handshake's HTTP status and body, start time, the endpoint and region, the URLs connected
+          to, the stats and the voicelab version;
+        * ``environment.json``: Python, platform and the versions of voicelab and its dependencies;
+        * ``doctor.json``, when ``doctor`` is given: the `voicelab.doctor` report's steps (DNS, TCP,
+          TLS, upgrade, auth …) with their timings and findings — the network conditions Smallest
+          asks about.
+
+        Every string in the summary and the doctor report passes the same redaction as the recording.
 
         Args:
             path: The ``.zip`` to write (written to a temporary name, then renamed).
+            doctor: A `voicelab.diagnosis.doctor.DoctorReport` (what ``vl.doctor(...)`` returns), or
+                ``None``.
 
         Returns:
             The path written.
+
+        Raises:
+            TypeError: ``doctor`` is not a `voicelab.diagnosis.doctor.DoctorReport`.
         """
+        if doctor is not None:
+            from voicelab.diagnosis.doctor import DoctorReport
+
+            if not isinstance(doctor, DoctorReport):
+                raise RecordingError(f"doctor= takes the report vl.doctor(...) returns, not a {type(doctor).__name__}")
         dest = Path(path)
         env = _environment()
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-        os.close(fd)
-        try:
-            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
-                z.writestr("recording.jsonl", "".join(e.to_json() + "\n" for e in self.entries))
-                z.writestr("summary.json", json.dumps(self.summary(), indent=2))
-                z.writestr("environment.json", json.dumps(env, indent=2))
-            os.replace(tmp, dest)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        doctor_json = None if doctor is None else json.dumps(_redact_all(doctor.to_dict(), self._secrets), indent=2,
+                                                             ensure_ascii=False)
+        if not dest.parent.is_dir():
+            raise RecordingError(f"cannot write the support bundle {str(dest)!r}: the directory "
+                                 f"{str(dest.parent)!r} does not exist")
+        if self.path is not None and dest.exists() and dest.resolve() == Path(self.path).resolve():
+            raise RecordingError(f"{str(dest)!r} is this recording's own file; name the bundle differently "
+                                 "(e.g. support.zip)")
+        with atomic_path(dest) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
+            z.writestr("recording.jsonl", "".join(e.to_json() + "\n" for e in self.entries))
+            z.writestr("summary.json", json.dumps(_redact_all(self.summary(), self._secrets), indent=2,
+                                                  ensure_ascii=False))
+            z.writestr("environment.json", json.dumps(env, indent=2))
+            if doctor_json is not None:
+                z.writestr("doctor.json", doctor_json)
         return dest
 
     def __repr__(self) -> str:
         st = self.stats
         return (f"<Recording {self.provider}: {len(self)} entries, {st.chunks_sent} chunks, "
                 f"{st.partials} partials, {st.finals} finals>")
+
+
+def _session_ids(events: Iterable[tuple[float, Event]]) -> list[str]:
+    """Every session id in ``events``, in order of appearance."""
+    ids: list[str] = []
+    for _, ev in events:
+        sid = getattr(ev, "session_id", None)
+        if sid and sid not in ids:
+            ids.append(sid)
+    return ids
 
 
 def _shift(ev: Event, offset: float) -> Event:

@@ -35,7 +35,7 @@ from voicelab.protocols.events import (
     TurnEnd,
     Unrecognized,
 )
-from voicelab.protocols.wire import JsonMessage, decode_json_object, encode_json
+from voicelab.protocols.wire import JsonMessage, decode_json_object, encode_json, omitted_payload_bytes
 from voicelab.providers.assemblyai_agent.config import ENCODING_RATES, validate_session
 
 __all__ = [
@@ -379,7 +379,9 @@ def parse(message: str | bytes | Mapping[str, Any], *, output_encoding: str = "a
 
     Handles the field variants seen across doc versions: ``arguments``/``args`` in ``tool.call``; ``reply.done`` with no
     status (= completed); upper/lower-case error codes; ``reply.audio`` audio in ``data`` (or
-    ``audio``); a bare ``error`` type.
+    ``audio``); a bare ``error`` type. A ``reply.audio`` read from a Recording that did not keep its
+    audio holds the Recording's placeholder instead of base64: it gives an `AgentReplyAudio` with no
+    samples and ``omitted_bytes`` (its duration), not an error.
 
     Args:
         message: The JSON text (or decoded dict).
@@ -425,12 +427,14 @@ def parse(message: str | bytes | Mapping[str, Any], *, output_encoding: str = "a
         return [AgentReplyStarted(provider=p, raw=msg, reply_id=_str(msg.get("reply_id")))]
     if kind == "reply.audio":
         data = msg.get("data", msg.get("audio"))
+        omitted = omitted_payload_bytes(data)  # a Recording's placeholder: audio of known size, no samples
         try:
-            pcm = base64.b64decode(data or "", validate=True)
+            pcm = b"" if omitted is not None else base64.b64decode(data or "", validate=True)
         except (binascii.Error, TypeError, ValueError) as exc:
             raise MessageError("reply.audio 'data' is not valid base64") from exc
         encoding, rate = ENCODING_RATES.get(output_encoding, ENCODING_RATES["audio/pcm"])
-        return [AgentReplyAudio(provider=p, raw=msg, pcm=pcm, sample_rate=rate, encoding=encoding)]
+        return [AgentReplyAudio(provider=p, raw=msg, pcm=pcm, sample_rate=rate, encoding=encoding,
+                                omitted_bytes=omitted or 0)]
     if kind == "transcript.agent":
         return [
             AgentTranscript(

@@ -21,6 +21,7 @@ NAME = "10-your-api-key.ipynb"
 ROOT = NOTEBOOKS.parent
 KEY_ENVS = ("SMALLEST_API_KEY", "ASSEMBLYAI_API_KEY")
 CANARY_SHAPE = re.compile(r"sk_canary_[0-9a-f]{8,}")
+LOCAL = "none: 127.0.0.1 is a local address (voicelab's emulator"
 
 
 def _make_cassettes():
@@ -56,19 +57,38 @@ def test_saved_notebook_skips_without_a_key_uses_the_cassettes_and_bundles_witho
         'API_KEY = "***"', '"Authorization": "Bearer ***"', "canary left: False",
         # what to send support
         'Close code, reason:  1011 "injected fault" after',
+        "To: support@smallest.ai (or Discord: https://discord.gg/9WtSXv26WE)",
         "Network conditions:  voicelab doctor: all checked steps pass",
-        "reconnect(s) during the session",
-        "Attached:            bundle.zip: recording.jsonl, summary.json, environment.json, doctor.json",
+        "Attached:            bundle.zip: recording.jsonl, summary.json, environment.json, doctor.json (keys redacted)",
         "session ids in it: True | close codes in it: True | canary in it: False",
+        # the region of each vendor host, read from the specs without connecting
+        "wss://api.smallest.ai/waves/v1/stt/live?model=pulse&language=en          -> india",
+        "wss://api.us.smallest.ai/waves/v1/stt/live?model=pulse&language=en       -> us",
+        "wss://agents.assemblyai.com/v1/ws                                        -> us",
+        "wss://agents.eu.assemblyai.com/v1/ws                                     -> eu",
+        # the agent cassette's message
         "To: support@assemblyai.com", "Session ids:         sess_", "Endpoint:            ws://127.0.0.1:",
-        "Region:              none: voicelab's local emulator", 'Close code, reason:  1000 "session ended" after',
+        f"Region:              {LOCAL}", 'Close code, reason:  1000 "session ended" after',
+        "Attached:            nothing yet: attach rec.support_bundle(",
         "emulator closed, bundles removed: True",
     ]
     missing = [e for e in expected if e not in text]
     assert not missing, (missing, text[-4000:])
+    # the message of the session that went wrong: both closes, one per line, the reconnect, doctor's timings
+    message = next(_text(c) for c in code if "trouble.recording.support_message(" in c.source)
+    assert re.search(r'Close code, reason:  1011 "injected fault" after \d+\.\d\d s\n {21}1000 ', message), message
+    timed = r"; url \d+\.\d ms, dns \d+\.\d ms, tcp \d+\.\d ms, upgrade \d+\.\d ms, "
+    assert re.search(r"all checked steps pass.*" + timed + r".*; \d+ reconnects? during the session\n", message), \
+        message
+    assert f"Region:              {LOCAL}" in message and "Endpoint:            ws://127.0.0.1:" in message
+    assert "token=***" in message and "Error messages:      none from the server" in message
+    # the library does it now: no notebook helpers, doctor.json written by support_bundle itself
+    sources = "\n".join(c.source for c in nb.cells)
+    assert "def support_message" not in sources and "def connected_to" not in sources
+    assert "'a') as z" not in sources and "vendor production host" not in sources
     searched = next(_text(c) for c in code if c.source.startswith("places = "))
     assert searched.count("canary: False") == 7 and "canary: True" not in searched, searched
-    for field in ("session_ids", "closes", "started_at", "endpoint", "versions", "connected to"):
+    for field in ("session_ids", "closes", "started_at", "endpoint", "versions", "connected_to"):
         assert field in text
     diagnosed = [_text(c) for c in code if c.source.startswith("vl.diagnose(")]
     assert len(diagnosed) == 2 and all("no findings" in d for d in diagnosed), diagnosed
@@ -126,7 +146,9 @@ def test_live_cells_run_against_an_emulator_with_a_canary_key_and_leak_it_nowher
         assert "all checked steps pass" in out and "transcript: " in out and "no findings" in out, out[:3000]
     assert re.search(r"transcript: \S", live[0]), live[0][:2000]  # sphinx words: not checked
     assert text.count("your key in it: False; in your cassette: False") == 2
-    assert text.count("Region:              none: voicelab's local emulator") == 4  # trouble, agent cassette, yours x2
+    assert text.count(f"Region:              {LOCAL}") == 4  # trouble, agent cassette, yours x2
+    assert text.count("Attached:            pulse-bundle.zip: recording.jsonl, summary.json, environment.json, "
+                      "doctor.json (keys redacted)") == 1
     assert _pngs(code) >= 4  # two live timelines and the two cassette timelines
     assert canary not in nbformat.writes(nb), "the key reached the notebook's outputs"
     for name, provider in (("pulse_fox.jsonl", "pulse"), ("agent_fox.jsonl", "assemblyai-agent")):

@@ -25,7 +25,7 @@ CELLS = [
         "`data/make_cassettes.py`."
     ),
     new_code_cell(
-        SETUP + "\n\nimport json, os, platform, secrets, shutil, tempfile, zipfile\n\n"
+        SETUP + "\n\nimport json, os, secrets, shutil, tempfile, zipfile\n\n"
         "from voicelab.protocols.redaction import redact_log_text\n\n"
         "PROVIDERS = ('pulse', 'assemblyai-agent')\n"
         "SPEC = {p: vl.providers.get_provider(p) for p in PROVIDERS}  # title, key variable, vendor hosts\n"
@@ -58,7 +58,7 @@ CELLS = [
         "`my-cassettes/` as your own cassette. Without the key the cell prints one line and sends nothing."
     ),
     new_code_cell(
-        "LIVE = {}  # provider -> the Stream of your own session\n\n"
+        "LIVE, CHECKED = {}, {}  # provider -> the Stream of your own session, doctor's report\n\n"
         "def live_check(provider):\n"
         "    \"\"\"doctor, a short stream, its timeline and diagnosis, saved as your cassette: only with your key.\"\"\"\n"
         "    spec = SPEC[provider]\n"
@@ -67,7 +67,7 @@ CELLS = [
         "        print(f'skipped: {spec.key_env} is not set, so nothing was sent to {spec.title}; '\n"
         "              f'§2 uses the shipped cassette {CASSETTE[provider]} instead')\n"
         "        return\n"
-        "    report = vl.doctor(TARGET, provider=provider, api_key=key)\n"
+        "    report = CHECKED[provider] = vl.doctor(TARGET, provider=provider, api_key=key)\n"
         "    display(report)\n"
         "    if not report.ok:\n"
         "        print('doctor found a problem: the finding above names it and the fix; no session streamed')\n"
@@ -133,9 +133,10 @@ CELLS = [
     new_code_cell("# NBVAL_IGNORE_OUTPUT\nvl.plot.timeline(agent)"),
     new_markdown_cell(
         "## 3. The support bundle, with every key redacted\n\n"
-        "`Recording.support_bundle(path)` writes a zip for a vendor's support team: the recording (every string "
-        "redacted before it was written), `summary.json` (the fields both support pages ask for) and "
-        "`environment.json` (Python, platform, package versions).\n\n"
+        "`Recording.support_bundle(path, doctor=report)` writes a zip for a vendor's support team: the recording "
+        "(every string redacted before it was written), `summary.json` (the fields both support pages ask for), "
+        "`environment.json` (Python, platform, package versions) and, given a `vl.doctor` report, `doctor.json`: "
+        "each connection step with its timing, for the \"network conditions\" Pulse asks about.\n\n"
         "A cassette holds no key, so searching one for a key proves nothing. Here a session is streamed to a local "
         "emulator whose key is a made-up *canary*: a string that appears nowhere else, so finding it anywhere in "
         "the bundle would be a leak. The canary travels in the URL (`auth='token'`, Pulse's `?token=`), where a "
@@ -161,33 +162,28 @@ CELLS = [
         "      '| one session id per connection:', len(summary['session_ids']) == len(trouble.recording.of('connect')) > 1)\n"
         "print('doctor:', report.summary)"
     ),
-    new_markdown_cell(
-        "The bundle, plus doctor's report as `doctor.json` for the \"network conditions\" Pulse asks about "
-        "(`support_bundle` does not include it; a zip takes one more member):"
-    ),
+    new_markdown_cell("The bundle, with doctor's report:"),
     new_code_cell(
-        "bundle = trouble.recording.support_bundle(WORK / 'bundle.zip')\n"
-        "with zipfile.ZipFile(bundle, 'a') as z:\n"
-        "    z.writestr('doctor.json', report.to_json())\n"
+        "bundle = trouble.recording.support_bundle(WORK / 'bundle.zip', doctor=report)\n"
         "with zipfile.ZipFile(bundle) as z:\n"
         "    members = {name: z.read(name) for name in z.namelist()}\n"
         "print('members:', ', '.join(members))"
     ),
     new_markdown_cell(
         "`summary.json` holds the fields both pages ask for, and `environment.json` the versions. Its `endpoint` is "
-        "the `url=` the stream was given (with `url=None`, the words \"vendor production host\") and its `region` "
-        "the `region=` (here none); the URL "
-        "actually connected to, query and masked credential included, is in each `connect` entry of the recording:"
+        "the `url=` the stream was given, here the emulator (with `url=None`, the vendor's host URL, such as "
+        "`wss://agents.eu.assemblyai.com/v1/ws`) and its `region` the region used (here none: a URL was given). "
+        "`connected_to` lists each URL actually connected to, query and masked credential included, as the "
+        "`connect` entries of the recording hold them:"
     ),
     new_code_cell(
         "# NBVAL_IGNORE_OUTPUT\n# (session ids and times change every run)\n"
         "shown = json.loads(members['summary.json'])\n"
         "env = json.loads(members['environment.json'])\n"
-        "for field in ('provider', 'endpoint', 'region', 'started_at', 'session_ids', 'closes'):\n"
+        "for field in ('provider', 'endpoint', 'region', 'connected_to', 'started_at', 'session_ids', 'closes'):\n"
         "    print(f'{field:12}', shown[field])\n"
         "print(f\"{'versions':12} voicelab {env['packages']['voicelab']}, websockets {env['packages']['websockets']}, \"\n"
-        "      f\"Python {env['python']}, {env['platform']}\")\n"
-        "print(f\"{'connected to':12}\", trouble.recording.of('connect')[0]['url'])"
+        "      f\"Python {env['python']}, {env['platform']}\")"
     ),
     new_markdown_cell(
         "The canary, searched for in every member (decompressed: the zip's own bytes are deflated), in the "
@@ -223,7 +219,7 @@ CELLS = [
         "if not LIVE:\n"
         "    print('skipped: no key is set, so §1 recorded no session of yours to bundle; the canary session stands in')\n"
         "for provider, s in LIVE.items():\n"
-        "    own = s.recording.support_bundle(WORK / f'{provider}-bundle.zip')\n"
+        "    own = s.recording.support_bundle(WORK / f'{provider}-bundle.zip', doctor=CHECKED[provider])\n"
         "    key = os.environ[SPEC[provider].key_env].encode()\n"
         "    with zipfile.ZipFile(own) as z:\n"
         "        leaked = [name for name in z.namelist() if key in z.read(name)]\n"
@@ -231,68 +227,18 @@ CELLS = [
     ),
     new_markdown_cell(
         "## 4. What to send support\n\n"
-        "Both pages' lists, filled from a Recording: the session ids (AssemblyAI's come from `session.ready`; a "
-        "reconnect starts a new session, so there is one per connection), each close code with its reason and "
-        "time, the start time, the URL actually connected to and its region (read from the host: US or EU for "
-        "AssemblyAI), the errors the server sent, doctor's timings as the network conditions, and the versions. "
-        "No key goes into it: the URL comes from the Recording, where it is already masked."
+        "`Recording.support_message(doctor=None, bundle=None)` fills both pages' lists from a Recording's "
+        "`summary()`: the session ids (AssemblyAI's come from `session.ready`; a reconnect starts a new session, "
+        "so there is one per connection), the start time, the URLs connected to and the region their host serves "
+        "(read from the provider's vendor hosts: US or EU for AssemblyAI), each close code with its reason and "
+        "time, the errors (a refused upgrade with its HTTP status), doctor's verdict and step timings as the "
+        "network conditions, the versions and the bundle's members. The `To:` line is the address the "
+        "vendor's troubleshooting page gives. No key goes into it: the summary is already masked, and the message "
+        "is masked once more. The lines in `<...>` are yours to fill."
     ),
-    new_code_cell(
-        "SUPPORT = {'pulse': 'support@smallest.ai (or their Discord)', 'assemblyai-agent': 'support@assemblyai.com'}\n\n"
-        "def connected_to(rec):\n"
-        "    \"\"\"The URL of the first connection (credentials already masked) and the region its host serves.\"\"\"\n"
-        "    connects = rec.of('connect')\n"
-        "    url = connects[0]['url'] if connects else str(rec.header['endpoint'])\n"
-        "    regions = [r for r, host in SPEC[rec.provider].hosts.items() if url.startswith(host + '/')]\n"
-        "    local = url.startswith(('ws://127.0.0.1', 'ws://localhost'))\n"
-        "    return url, (regions[0] if regions else \"none: voicelab's local emulator\" if local else 'unknown host')\n\n"
-        "def errors_of(rec):\n"
-        "    \"\"\"The provider's error messages and refused handshakes, in order.\"\"\"\n"
-        "    out = [f'{h[\"status\"]} at the upgrade: {h.get(\"body\", \"\")[:200]}' if h.get('status') else\n"
-        "           f'{h.get(\"error\")}: {h.get(\"message\")}' for h in rec.of('handshake') if not h.get('ok')]\n"
-        "    return out + [f'{ev.code}: {ev.message}' for _, ev in rec.events() if ev.kind == 'error']\n\n"
-        "def support_message(rec, *, doctor=None, bundle=None):\n"
-        "    \"\"\"A plain-text message for the provider's support team, from a Recording (no key in it).\"\"\"\n"
-        "    s, spec = rec.summary(), SPEC[rec.provider]\n"
-        "    url, region = connected_to(rec)\n"
-        "    closes = '; '.join(f'{c[\"code\"]} \"{c[\"reason\"] or \"\"}\" after {c[\"t\"]:.2f} s' for c in s['closes'])\n"
-        "    network = 'not checked (run vl.doctor and attach its report)'\n"
-        "    if doctor is not None:\n"
-        "        timed = ', '.join(f'{st.name} {st.seconds * 1000:.1f} ms' for st in doctor.steps\n"
-        "                          if st.status == 'ok' and st.name in ('dns', 'tcp', 'tls', 'upgrade'))\n"
-        "        network = f'voicelab doctor: {doctor.summary}; {timed}'\n"
-        "    if s['stats']['reconnects']:\n"
-        "        network += f\"; {s['stats']['reconnects']} reconnect(s) during the session\"\n"
-        "    client = f\"voicelab {rec.header['voicelab']}\"\n"
-        "    attached = 'nothing yet: attach rec.support_bundle(\"bundle.zip\")'\n"
-        "    if bundle is not None:\n"
-        "        with zipfile.ZipFile(bundle) as z:\n"
-        "            env = json.loads(z.read('environment.json'))\n"
-        "            attached = f'{Path(bundle).name}: ' + ', '.join(z.namelist()) + ' (keys redacted)'\n"
-        "        client += f\", Python {env['python']} on {env['platform']}\"\n"
-        "    ids = s['session_ids']\n"
-        "    lines = [\n"
-        "        f'To: {SUPPORT[rec.provider]}',\n"
-        "        f'Subject: {spec.title}: session {ids[0] if ids else \"(none reported)\"} - <what went wrong, in one line>',\n"
-        "        '',\n"
-        "        'What happened: <what you expected, what you saw instead>',\n"
-        "        f'Session ids:         {\", \".join(ids) or \"none reported (the session never became ready)\"}',\n"
-        "        f'Session start (UTC): {s[\"started_at\"]}',\n"
-        "        f'Endpoint:            {url}',\n"
-        "        f'Region:              {region}',\n"
-        "        f'Close code, reason:  {closes or \"no close recorded\"}',\n"
-        "        f'Error messages:      {\"; \".join(errors_of(rec)) or \"none from the server\"}',\n"
-        "        f'Network conditions:  {network}',\n"
-        "        f'Client:              {client}',\n"
-        "        f'Attached:            {attached}',\n"
-        "        'Code:                the lines that open the connection, key read from the environment (not pasted)',\n"
-        "    ]\n"
-        "    return '\\n'.join(lines)"
-    ),
-    new_markdown_cell("For the session that went wrong in §3, with its bundle and doctor's report:"),
     new_code_cell(
         "# NBVAL_IGNORE_OUTPUT\n# (session ids, times and versions change)\n"
-        "message = support_message(trouble.recording, doctor=report, bundle=bundle)\n"
+        "message = trouble.recording.support_message(doctor=report, bundle=bundle)\n"
         "print(message)"
     ),
     new_code_cell(
@@ -300,16 +246,30 @@ CELLS = [
         "      '| close codes in it:', all(str(c) in message for c in codes), '| canary in it:', CANARY in message)"
     ),
     new_markdown_cell(
-        "And for the agent cassette: its endpoint is the emulator, so the region line says so; from the real "
-        "service it reads `us` (`agents.assemblyai.com`) or `eu` (`agents.eu.assemblyai.com`):"
+        "The region is read from the host connected to, with the hosts each provider's spec lists; "
+        "`vl.recording.region_of` does it on the vendors' own URLs without connecting:"
     ),
-    new_code_cell("print(support_message(agent))"),
+    new_code_cell(
+        "for p in PROVIDERS:\n"
+        "    for region, host in SPEC[p].hosts.items():\n"
+        "        print(f'{SPEC[p].url(host):72} -> {vl.recording.region_of(SPEC[p].url(host), p)}')"
+    ),
+    new_markdown_cell(
+        "And for the agent cassette, without a doctor report or a bundle: its endpoint is the emulator, so the "
+        "region line says so; from the real service it reads `us (agents.assemblyai.com)` or "
+        "`eu (agents.eu.assemblyai.com)`:"
+    ),
+    new_code_cell(
+        "# NBVAL_IGNORE_OUTPUT\n# (the Client line shows this machine's versions)\n"
+        "print(agent.support_message())"
+    ),
     new_code_cell(
         "# NBVAL_IGNORE_OUTPUT\n# (the output depends on your environment)\n"
         "if not LIVE:\n"
         "    print('skipped: no key is set, so there is no session of yours to report')\n"
         "for provider, s in LIVE.items():\n"
-        "    print(support_message(s.recording, bundle=WORK / f'{provider}-bundle.zip'), end='\\n\\n')"
+        "    print(s.recording.support_message(doctor=CHECKED[provider], bundle=WORK / f'{provider}-bundle.zip'),\n"
+        "          end='\\n\\n')"
     ),
     new_markdown_cell("## 5. Clean up\n\nThe emulator and the bundles go; your own cassettes in `my-cassettes/` stay."),
     new_code_cell(

@@ -224,6 +224,9 @@ class ProviderSpec:
             30 s after a close without ``session.end``); ``0`` when an unended session costs nothing
             more. `voicelab.diagnose` reads it to report ``session_end_missing`` instead of
             ``no_end_signal``. Default ``0.0``.
+        support_contact: Where the vendor's troubleshooting page sends support requests (an address, a
+            channel), for the ``To:`` line of `voicelab.recording.support.support_message`; ``""`` when
+            unknown.
     """
 
     name: str
@@ -250,6 +253,7 @@ class ProviderSpec:
     check_region: Callable[[Mapping[str, Any], str], Explanation | None] = field(
         default=lambda params, region: None)
     unended_grace_seconds: float = 0.0
+    support_contact: str = ""
 
     def __repr__(self) -> str:
         return f"ProviderSpec(name={self.name!r})"

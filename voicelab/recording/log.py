@@ -748,6 +748,22 @@ class Recording:
         return (f"<Recording {self.provider}: {len(self)} entries, {st.chunks_sent} chunks, "
                 f"{st.partials} partials, {st.finals} finals>")
 
+    def support_message(self, *, doctor: DoctorReport | None = None,
+                        bundle: str | os.PathLike[str] | None = None) -> str:
+        """A plain-text message for the vendor's support team, filled from this Recording (no key in it).
+
+        See `voicelab.recording.support.support_message`: session ids, start time (UTC), the URLs
+        connected to and their region, close codes and reasons, errors (a refused upgrade's HTTP status),
+        ``doctor``'s timings as the network conditions, client versions, and ``bundle``'s members.
+
+        Args:
+            doctor: The report ``vl.doctor(...)`` returned, or ``None``.
+            bundle: The zip `support_bundle` wrote, or ``None``.
+        """
+        from voicelab.recording.support import support_message
+
+        return support_message(self, doctor=doctor, bundle=bundle)
+
 
 def _session_ids(events: Iterable[tuple[float, Event]]) -> list[str]:
     """Every session id in ``events``, in order of appearance."""

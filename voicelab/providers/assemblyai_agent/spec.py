@@ -65,4 +65,6 @@ SPEC = ProviderSpec(
     # a close without session.end leaves the session resumable, and billed, for 30 s (troubleshooting page,
     # "Unexpected billing after the call ended")
     unended_grace_seconds=30.0,
+    # "Before you contact support" on the troubleshooting page
+    support_contact="support@assemblyai.com",
 )

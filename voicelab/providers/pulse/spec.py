@@ -76,4 +76,6 @@ SPEC = ProviderSpec(
     declare_audio=_declare_audio,
     params_from_query=params_from_query,
     check_region=explain_region,
+    # "Getting Help" on the troubleshooting page: "Reach out to us: Email … Discord …"
+    support_contact="support@smallest.ai (or Discord: https://discord.gg/9WtSXv26WE)",
 )

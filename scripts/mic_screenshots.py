@@ -47,15 +47,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.browser.conftest import CHROMIUM_ARGS  # noqa: E402  (the browser tests' flags)
+from tests.browser.pages import open_widget  # noqa: E402
+
 SPEECH = ROOT / "data" / "speech" / "s02_weather_16k.flac"
 OUT = ROOT / "notebooks" / "images"
 SECURE_ORIGIN = "http://localhost:8888"        # localhost over http is a secure context
 INSECURE_ORIGIN = "http://192.168.1.20:8888"   # any other http host is not
 RECORD_SECONDS = 5.6                           # the whole sentence (5.53 s)
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required",
-]
 
 # The page: the widget's CSS, a div, and a stand-in model that keeps what `model.send` sends (chunk buffers as
 # base64, so the PCM can be read back).
@@ -122,26 +121,6 @@ def chromium(playwright: Any, executable: str, fake_wav: Path | None, *, deny: b
         browser.close()
 
 
-def open_widget(browser: Any, origin: str, files: dict[str, str]) -> Any:
-    """A new page at ``origin`` showing the widget (the files are served by Playwright's router, no server)."""
-    ctx = browser.new_context(viewport={"width": 760, "height": 480}, device_scale_factor=1)
-    page = ctx.new_page()
-
-    def serve(route: Any) -> None:
-        path = "/" + route.request.url.split("/", 3)[3].split("?")[0]
-        body = files.get(path)
-        if body is None:
-            route.fulfill(status=404, body="not found")
-        else:
-            kind = "text/javascript" if path.endswith(".js") else "text/html"
-            route.fulfill(status=200, body=body, content_type=kind)
-
-    page.route(f"{origin}/**", serve)
-    page.goto(f"{origin}/")
-    page.wait_for_function("() => window.ready === true", timeout=15000)
-    return page
-
-
 def shot(page: Any, path: Path) -> None:
     """A PNG of the widget alone."""
     page.locator(".vl-rec").screenshot(path=str(path), animations="disabled")
@@ -174,7 +153,7 @@ def take_stats(pcm: bytes, rate: int) -> dict[str, Any]:
 
 def record(browser: Any, out: Path, name: str, *, shot_while_recording: bool, **options: Any) -> dict[str, Any]:
     """One take at the secure origin: press Record, screenshot, wait for done; the start message and the PCM."""
-    page = open_widget(browser, SECURE_ORIGIN, widget_files(max_seconds=RECORD_SECONDS, **options))
+    page = open_widget(browser, SECURE_ORIGIN, widget_files(max_seconds=RECORD_SECONDS, **options), height=480)
     try:
         page.locator(".vl-rec-button").click()
         page.locator('.vl-rec[data-state="recording"]').wait_for(timeout=15000)
@@ -199,7 +178,7 @@ def record(browser: Any, out: Path, name: str, *, shot_while_recording: bool, **
 
 def fail(browser: Any, out: Path, name: str, origin: str) -> dict[str, Any]:
     """One failing take: press Record, wait for the error, screenshot; the error message the kernel gets."""
-    page = open_widget(browser, origin, widget_files())
+    page = open_widget(browser, origin, widget_files(), height=480)
     try:
         secure = page.evaluate("() => window.isSecureContext")
         page.locator(".vl-rec-button").click()
@@ -230,7 +209,7 @@ def capture(out: Path, executable: str) -> dict[str, Any]:
         facts: dict[str, Any] = {"fake_microphone": f"{SPEECH.relative_to(ROOT)} as a 48 kHz int16 WAV"}
         with chromium(p, executable, wav) as browser:
             facts["chromium"] = browser.version
-            page = open_widget(browser, SECURE_ORIGIN, widget_files())
+            page = open_widget(browser, SECURE_ORIGIN, widget_files(), height=480)
             facts["audiocontext_rates"] = page.evaluate(RATES_JS)
             page.context.close()
             facts["recording"] = record(browser, out, "recording", shot_while_recording=True, target_rate=16000)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.pages import open_widget
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><style>body { margin: 16px; background: #fff; }
 %(css)s</style></head><body><div id="w"></div><script type="module">
@@ -48,25 +49,6 @@ def widget_files() -> dict[str, str]:
     html = PAGE % {"css": css, "state": json.dumps({k: v for k, v in state.items() if not k.startswith("_") or
                                                     k in ("_uid", "_worklet")})}
     return {"/": html, "/recorder.js": esm}
-
-
-def open_widget(browser: Any, origin: str, files: dict[str, str]) -> Any:
-    ctx = browser.new_context(viewport={"width": 760, "height": 420})
-    page = ctx.new_page()
-
-    def serve(route: Any) -> None:
-        path = "/" + route.request.url.split("/", 3)[3].split("?")[0]
-        body = files.get(path)
-        if body is None:
-            route.fulfill(status=404, body="not found")
-        else:
-            route.fulfill(status=200, body=body,
-                          content_type="text/javascript" if path.endswith(".js") else "text/html")
-
-    page.route(f"{origin}/**", serve)
-    page.goto(f"{origin}/")
-    page.wait_for_function("() => window.ready === true", timeout=10000)
-    return page
 
 
 @pytest.fixture(scope="module")

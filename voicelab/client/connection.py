@@ -5,6 +5,12 @@ audio time, records everything in a `Recording`, reconnects with backoff after a
 that no final covered yet, resuming AssemblyAI sessions), and ends cleanly: Pulse ``close_stream`` →
 final with ``is_last``; AssemblyAI ``session.end`` → ``session.ended``.
 
+``stop`` (`voicelab.Stream.stop`) is heard at every wait: while an iterator source's first second is
+read for the pre-flight check, while a token is minted, during the upgrade, in a reconnect's backoff,
+while the session becomes ready, and while a live source has no next chunk yet. With no connection
+open the stream ends at once (nothing sent, nothing opened) and the Recording gets a ``close`` entry
+without a code, ``by="user"``; with one open it ends cleanly on it, and never reconnects.
+
 It only moves bytes: every decision (what a final covers, what to resend, when to retry, resume or give
 up, when the session is over) is made by the sans-I/O `voicelab.client.stream_state.StreamState`, which
 this module feeds with events and close codes and whose answers it applies.
@@ -14,12 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
@@ -41,6 +48,7 @@ from voicelab.client.stream_state import (
     Fail,
     LogNote,
     ReadyForAudio,
+    Stopped,
     StreamState,
 )
 from voicelab.protocols.errors import ProtocolError
@@ -101,6 +109,50 @@ class _Stop(Exception):
         self.reason = reason
 
 
+class _Closed(NamedTuple):
+    """How one connection ended: its close code and reason, and whether the user's stop closed it."""
+
+    code: int | None
+    reason: str
+    by_user: bool = False
+
+
+class _StopSignal(enum.Enum):
+    """What `_unless_stopped` returns when the user's stop came first."""
+
+    STOPPED = "stopped"
+
+
+_STOPPED = _StopSignal.STOPPED
+_T = TypeVar("_T")
+#: The close reason sent when a stop closes a connection whose session was not ready yet.
+STOP_CLOSE_REASON = "stopped by the user"
+
+
+async def _unless_stopped(awaitable: Coroutine[Any, Any, _T], stop: asyncio.Event) -> _T | _StopSignal:
+    """Await ``awaitable`` unless ``stop`` is set first: then cancel it and return `_STOPPED`.
+
+    Cancelling unwinds it before returning: a cancelled upgrade aborts its socket, a cancelled read closes
+    the source's generator (a sync iterator's thread is left to finish the ``next()`` it is blocked in).
+    A result that comes together with the stop is returned; the caller sees the stop at its next wait.
+    """
+    if stop.is_set():
+        awaitable.close()
+        return _STOPPED
+    task = asyncio.ensure_future(awaitable)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait((task, stopper), return_when=asyncio.FIRST_COMPLETED)
+    finally:  # also when this coroutine itself is cancelled
+        stopper.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.wait((task,))
+    if task.cancelled():
+        return _STOPPED
+    return task.result()
+
+
 async def _mint_token(driver: Driver, api_key: str) -> str:
     """Mint a short-lived token through the provider's token endpoint (in a thread: urllib blocks)."""
     minting = get_provider(driver.provider).token
@@ -137,6 +189,8 @@ async def run_stream(
     on_event: Callable[[float, Event], None],
     stop: asyncio.Event,
     controls: asyncio.Queue[str] | None = None,
+    before_connect: Callable[[], Coroutine[Any, Any, None]] | None = None,
+    live_source: bool = False,
 ) -> None:
     """Stream ``chunks`` to the provider behind ``driver`` until done, stopped or failed.
 
@@ -147,9 +201,14 @@ async def run_stream(
         recording: Where every event is logged.
         options: Pacing, timeouts and reconnect policy.
         on_event: Called with ``(t, event)`` for every parsed event, on the loop thread.
-        stop: Set to end the stream cleanly (stop sending, finish, wait for the last final).
+        stop: Set to end the stream: at once while no connection is open (nothing is sent), else cleanly
+            (stop sending, finish, wait for the last final); see the module docs.
         controls: Requests from the `Stream` handle while audio flows: ``"finalize"`` sends the driver's
             `~voicelab.providers.Driver.finalize` messages (a final for the audio so far).
+        before_connect: Awaited before the first connection, unless ``stop`` comes first (then it is
+            cancelled): the pre-flight check of an iterator source, which reads its first second.
+        live_source: ``chunks`` may wait for its next chunk (a microphone, a caller's iterator): each read
+            is raced against ``stop``. In-memory sources never wait, and skip that cost per chunk.
 
     Raises:
         ConnectError: The connection could not be (re)established; the subclass says why.
@@ -161,18 +220,30 @@ async def run_stream(
     state = StreamState(driver=driver, retry=options.retry, reconnect=options.reconnect)
     pacer = Pacer(speed=options.speed, clock=recording.now)
     source = chunks.__aiter__()
+    # what the stream waits for while no connection is open (the close entry of a stop names it)
+    waiting_for: str | None = None
+    if before_connect is not None:
+        waiting_for = "audio"
+        await _unless_stopped(before_connect(), stop)
     while True:
+        if stop.is_set():  # stopped while no connection is open: end now, sending nothing
+            _log_stopped(recording, state.on_stop(waiting_for=waiting_for))
+            return
         attempt = state.begin_attempt()
-        credential = await _mint_token(driver, api_key) if driver.use_token else api_key
+        credential = api_key
+        if driver.use_token:
+            waiting_for = "token"
+            minted = await _unless_stopped(_mint_token(driver, api_key), stop)
+            if isinstance(minted, _StopSignal):
+                continue
+            credential = minted
         req = driver.connect_request(credential=credential)
+        waiting_for = "upgrade"
         recording.log("connect", attempt=attempt, url=str(req.url))
         try:
             # compression=None: websockets offers permessage-deflate by default, which deflates every audio
             # frame (PCM barely compresses), a CPU cost per chunk that limits how many streams one loop carries
-            ws = await connect(req.url.reveal(), additional_headers=dict(req.headers.reveal()),
-                               open_timeout=options.open_timeout, max_size=options.max_message_bytes,
-                               ping_interval=PING_INTERVAL_WALL_S, close_timeout=CLOSE_TIMEOUT_WALL_S,
-                               compression=None, logger=_WIRE_LOG)
+            opened = await _unless_stopped(_open(req.url.reveal(), dict(req.headers.reveal()), options), stop)
         except InvalidStatus as exc:
             status = exc.response.status_code
             body = bytes(exc.response.body or b"").decode("utf-8", "replace")
@@ -182,7 +253,8 @@ async def run_stream(
             if not decision.retry:
                 raise _status_error(driver, status, body, retry_after, api_key) from None
             log.warning("%s", decision.reason)
-            await asyncio.sleep(decision.delay)
+            waiting_for = "retry"
+            await _unless_stopped(asyncio.sleep(decision.delay), stop)
             continue
         except InvalidURI as exc:
             raise ConnectError(f"invalid WebSocket URL {redact(str(exc), [api_key])}: use ws:// or wss://") from None
@@ -201,19 +273,26 @@ async def run_stream(
                     f"could not connect to {req.url} ({type(exc).__name__}: {redact(str(exc), [api_key])}). "
                     "Check the URL and port, that the server is running, and that no firewall or proxy blocks "
                     "WebSocket (wss://, port 443) traffic") from None
-            await asyncio.sleep(decision.delay)
+            waiting_for = "retry"
+            await _unless_stopped(asyncio.sleep(decision.delay), stop)
             continue
+        if isinstance(opened, _StopSignal):  # the upgrade was abandoned (its socket aborted): the loop's top ends
+            continue
+        ws = opened
         plan = state.on_connected(now_wall_s=recording.now())
         recording.log("handshake", ok=True, status=101, audio_offset=plan.offset_audio_s,
                       resumed=plan.resumed, resent_chunks=len(plan.resend))
         try:
-            code, reason = await _pump(ws, driver, parse, state, source, pacer, recording, options,
-                                       on_event, stop, plan, controls)
+            closed = await _pump(ws, driver, parse, state, source, pacer, recording, options,
+                                 on_event, stop, plan, controls, live_source)
         finally:
             with contextlib.suppress(Exception):
                 await ws.close()
-        recording.log("close", code=code, reason=reason, by="clean" if state.terminal else "server")
-        end = state.on_connection_end(close_code=code, now_wall_s=recording.now())
+        by = "clean" if state.terminal else "user" if closed.by_user else "server"
+        recording.log("close", code=closed.code, reason=closed.reason, by=by)
+        if stop.is_set():  # the user stopped while this connection was open: it ended cleanly, no reconnect
+            state.on_stop_while_connected()
+        end = state.on_connection_end(close_code=closed.code, now_wall_s=recording.now())
         for note in end.notes:
             _log_note(recording, note)
         if isinstance(end, Fail):
@@ -222,7 +301,20 @@ async def run_stream(
             return
         recording.log("gap", audio_time=end.covered_until_audio_s, audio_sent=end.sent_until_audio_s,
                       close_code=end.close_code, delay=round(end.delay_wall_s, 3), reason=end.reason)
-        await asyncio.sleep(end.delay_wall_s)
+        waiting_for = "retry"
+        await _unless_stopped(asyncio.sleep(end.delay_wall_s), stop)
+
+
+async def _open(url: str, headers: dict[str, str], options: StreamOptions) -> ClientConnection:
+    """Connect and upgrade (a coroutine, so that a stop can cancel it: websockets then aborts the socket)."""
+    return await connect(url, additional_headers=headers, open_timeout=options.open_timeout,
+                         max_size=options.max_message_bytes, ping_interval=PING_INTERVAL_WALL_S,
+                         close_timeout=CLOSE_TIMEOUT_WALL_S, compression=None, logger=_WIRE_LOG)
+
+
+def _log_stopped(recording: Recording, stopped: Stopped) -> None:
+    """The user stopped the stream with no connection open: a ``close`` entry with no code says so."""
+    recording.log("close", code=None, reason=stopped.reason, by="user", waiting_for=stopped.waiting_for)
 
 
 async def _pump(
@@ -238,7 +330,8 @@ async def _pump(
     stop: asyncio.Event,
     plan: ConnectionPlan,
     controls: asyncio.Queue[str] | None = None,
-) -> tuple[int | None, str]:
+    live_source: bool = False,
+) -> _Closed:
     """Run one connection: receive concurrently, send opening, resend, stream, finish."""
     ready = asyncio.Event()
     terminal = asyncio.Event()
@@ -315,9 +408,13 @@ async def _pump(
             recording.message_out(msg)
             await send(msg)
         if driver.waits_for_ready:
-            await _wait_first(ready.wait(), receiver, options.ready_timeout, "the session to become ready")
+            if await _wait_first(ready.wait(), receiver, options.ready_timeout, "the session to become ready",
+                                 stop=stop):  # no session yet, so nothing to end: close the connection
+                await ws.close(1000, STOP_CLOSE_REASON)
+                code, reason = await receiver
+                return _Closed(code, reason, by_user=True)
             if state.fatal is not None or receiver.done():
-                return await receiver
+                return _Closed(*await receiver)
         for chunk in plan.resend:  # audio that no final covered before the drop
             await send(driver.audio(chunk))
             recording.chunk(seq=state.on_resent(chunk), audio_start=chunk.start, audio_end=chunk.end,
@@ -327,7 +424,13 @@ async def _pump(
         pacer.start(audio_start=state.source_position_audio_s, now=recording.now())
         while not stop.is_set() and not state.source_done:
             try:
-                chunk = await source.__anext__()
+                if live_source:  # it may wait for its next chunk: a stop must not wait with it
+                    got = await _unless_stopped(_anext(source), stop)
+                    if isinstance(got, _StopSignal):
+                        break
+                    chunk = got
+                else:
+                    chunk = await source.__anext__()
             except StopAsyncIteration:
                 state.on_source_end()
                 break
@@ -351,11 +454,11 @@ async def _pump(
         await _wait_first(terminal.wait(), receiver, options.final_timeout, "the last final after the clean end")
         if not receiver.done():
             await ws.close(1000, "done")
-        return await receiver
+        return _Closed(*await receiver)
     except _Stop as s:
-        return s.code, s.reason
+        return _Closed(s.code, s.reason)
     except ConnectionClosed:
-        return await receiver
+        return _Closed(*await receiver)
     finally:
         for helper in (keeper, controller):
             if helper is not None:
@@ -395,14 +498,30 @@ async def _close_last_turn(driver: Driver, send: Callable[[bytes | str], Awaitab
 
 
 async def _wait_first(awaitable: Awaitable[Any], receiver: asyncio.Task[Any], timeout: float | None,
-                      what: str) -> None:
+                      what: str, *, stop: asyncio.Event | None = None) -> bool:
+    """Wait for ``awaitable`` or the end of ``receiver`` (or ``stop``); returns whether ``stop`` came first."""
     waiter = asyncio.ensure_future(awaitable)
-    done, _ = await asyncio.wait({waiter, receiver}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    waits: set[asyncio.Future[Any]] = {waiter, receiver}
+    stopper = asyncio.ensure_future(stop.wait()) if stop is not None else None
+    if stopper is not None:
+        waits.add(stopper)
+    try:
+        done, _ = await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if stopper is not None:
+            stopper.cancel()
     if waiter not in done:
         waiter.cancel()
+        if stopper is not None and stopper in done and receiver not in done:
+            return True
         if receiver not in done:
             raise StreamTimeout(f"timed out after {timeout} s waiting for {what}; raise the timeout or check "
                                 "that audio reaches the server (voicelab inspect) ")
+    return False
+
+
+async def _anext(source: AsyncIterator[Chunk]) -> Chunk:
+    return await source.__anext__()
 
 
 def _log_note(recording: Recording, note: LogNote) -> None:

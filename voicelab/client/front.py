@@ -33,6 +33,7 @@ from voicelab.client.echo import EchoLoop, EchoSession, as_echo_loop
 from voicelab.client.errors import StreamTimeout
 from voicelab.client.eventloop import new_event_loop
 from voicelab.client.retry import RetryPolicy
+from voicelab.client.sources import aiterate
 from voicelab.errors import VoicelabError
 from voicelab.protocols.errors import ProtocolError
 from voicelab.protocols.events import Event, Final, Partial
@@ -192,7 +193,15 @@ class Stream:
         self._loop.call_soon_threadsafe(self._controls.put_nowait, "finalize")
 
     def stop(self) -> None:
-        """Stop sending, end the session cleanly (final / ``session.end``) and let the stream finish."""
+        """End the stream now: safe at any moment, from any thread; returns at once (``wait()`` to block).
+
+        With a connection open: stop sending, end the session cleanly (final / ``session.end``) and let
+        the stream finish; no reconnect follows. With none open — still waiting for an iterator's first
+        second of audio (the pre-flight check), for a token, for the upgrade, or to reconnect — the stream
+        ends at once: nothing is sent, no connection is opened, and the Recording gets a ``close`` entry
+        with no code, ``by="user"`` and a reason such as "stopped by the user before connecting, while
+        waiting for the first audio".
+        """
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
 
@@ -210,12 +219,14 @@ class Stream:
     def _start(self, coro_factory: Callable[[asyncio.Event], Any]) -> None:
         lt = _LoopThread.get()
         self._loop = lt.loop
+        # made here, not in main(): a stop() right after stream() returns must not find no event to set
+        # (asyncio's Event and Queue bind to the loop that first waits on them)
+        stop = self._stop = asyncio.Event()
+        self._controls = asyncio.Queue()
 
         async def main() -> None:
-            self._stop = asyncio.Event()
-            self._controls = asyncio.Queue()
             try:
-                await coro_factory(self._stop)
+                await coro_factory(stop)
             finally:
                 self.recording.close()
 
@@ -316,7 +327,7 @@ def _bytes_chunks(source: Iterable[Any] | AsyncIterable[Any], driver: Driver) ->
     async def gen() -> AsyncIterator[Chunk]:
         t = 0.0
         seq = 0
-        async for item in _as_async(source):  # type: ignore[arg-type]
+        async for item in aiterate(source):  # a sync iterator is stepped on a thread: never blocks the loop
             if isinstance(item, Chunk):
                 yield item
                 t = item.end
@@ -490,14 +501,19 @@ def stream(
     sess._can_finalize = bool(driver.finalize())
     buffered = source if isinstance(source, _preflight.BufferedSource) else None
 
+    async def check_first_second() -> None:  # an iterator: its first second is read ahead and checked
+        assert buffered is not None
+        checked = await _preflight.check_iterator(buffered, target=spec.target, encoding=driver.encoding,
+                                                  samplerate=driver.samplerate)
+        sess.preflight = checked.findings
+        _preflight.report(checked, recording=rec, strict=strict, stacklevel=1)
+
     async def run(stop: asyncio.Event) -> None:
-        if buffered is not None:  # an iterator: its first second is read ahead and checked before connecting
-            checked = await _preflight.check_iterator(buffered, target=spec.target, encoding=driver.encoding,
-                                                      samplerate=driver.samplerate)
-            sess.preflight = checked.findings
-            _preflight.report(checked, recording=rec, strict=strict, stacklevel=1)
+        # a stop while the first second is read (no audio yet) ends the stream before connecting
         await run_stream(driver=driver, api_key=key, chunks=chunks, recording=rec, options=options,
-                         on_event=sess._dispatch, stop=stop, controls=sess._controls)
+                         on_event=sess._dispatch, stop=stop, controls=sess._controls,
+                         before_connect=check_first_second if buffered is not None else None,
+                         live_source=source_clip is None)
 
     sess._start(run)
     return sess

@@ -43,6 +43,7 @@ from voicelab.audio.formats import BYTES_PER_SAMPLE, PCM_ENCODINGS, RawFormat
 from voicelab.audio.sniff import BLOCKING, sniff_bytes, sniff_samples
 from voicelab.audio.targets import Target
 from voicelab.client.front import StreamSetupError
+from voicelab.client.sources import aiterate
 from voicelab.errors import CodecError, VoicelabWarning
 from voicelab.recording.log import Recording
 
@@ -325,7 +326,9 @@ def check_items(items: Sequence[Any], *, target: Target, encoding: str, samplera
 class BufferedSource:
     """An iterator source whose first `PREFLIGHT_SECONDS` are read ahead, then given back unconsumed.
 
-    Iterate it (async) after `fill`: the items read ahead come first, then the rest of the source.
+    Iterate it (async) after `fill`: the items read ahead come first, then the rest of the source. A sync
+    iterator is stepped on a thread of its own (`voicelab.client.sources.aiterate`), so a ``next()`` that
+    waits for audio never blocks the event loop, and `fill` can be cancelled (``Stream.stop()``) at once.
 
     Args:
         source: A sync or async iterable of bytes, `Chunk`, `Clip` (or anything; text is checked too).
@@ -338,22 +341,15 @@ class BufferedSource:
         self._source = source
         self._bps = bytes_per_second
         self._seconds = seconds
-        self._iter: Any = None
-        self._async = isinstance(source, AsyncIterable)
+        self._iter: AsyncIterator[Any] | None = None
         self.items: list[Any] = []
         self.exhausted = False
         self.seconds_read = 0.0
 
     async def _next(self) -> Any:
-        if self._iter is None:
-            src = self._source
-            self._iter = src.__aiter__() if isinstance(src, AsyncIterable) else iter(src)
-        if self._async:
-            return await self._iter.__anext__()
-        try:
-            return next(self._iter)
-        except StopIteration:
-            raise StopAsyncIteration from None
+        if self._iter is None:  # a sync iterator is stepped on a thread: a blocking next() never blocks the loop
+            self._iter = aiterate(self._source)
+        return await self._iter.__anext__()
 
     async def fill(self) -> list[Any]:
         """Read items until `seconds` of audio (or the end of the source); returns them."""

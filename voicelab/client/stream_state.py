@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -61,7 +62,9 @@ __all__ = [
     "SPEECH_END_BEFORE_LAST_WORD_AUDIO_S",
     "SPEECH_START_AFTER_FINAL_AUDIO_S",
     "STABLE_CONNECTION_WALL_S",
+    "STOPPED_BY_USER",
     "TAIL_SILENCE_CHUNK_AUDIO_S",
+    "WAITING_FOR",
     "Action",
     "ConnectionEnd",
     "ConnectionPlan",
@@ -70,6 +73,7 @@ __all__ = [
     "LogNote",
     "ReadyForAudio",
     "Reconnect",
+    "Stopped",
     "StreamState",
     "TerminalReceived",
     "to_stream_time",
@@ -109,6 +113,17 @@ TAIL_SILENCE_CHUNK_AUDIO_S = 0.05
 #: Float tolerance (audio seconds) when deciding that a chunk ends at or before the covered point: chunk
 #: ends are sums of float durations and may sit a rounding error past a word end that equals them.
 CHUNK_END_EPSILON_AUDIO_S = 1e-9
+
+#: What a stream with no connection open can be waiting for when the user stops it (`StreamState.on_stop`): the
+#: ``waiting_for`` of its ``close`` entry, and how that entry's ``reason`` words it.
+WAITING_FOR: Mapping[str, str] = MappingProxyType({
+    "audio": "the first audio",  # an iterator source: its first second is checked before connecting
+    "token": "a temporary token",
+    "upgrade": "the server's answer to the upgrade",
+    "retry": "the next connection attempt",
+})
+#: The ``reason`` of every stop by the user, first words (`Stopped.reason`).
+STOPPED_BY_USER = "stopped by the user"
 
 #: Close code of a normal closure (RFC 6455).
 _NORMAL_CLOSE = 1000
@@ -218,6 +233,23 @@ class Reconnect:
 #: What `StreamState.on_connection_end` decides.
 ConnectionEnd = Done | Fail | Reconnect
 
+
+@dataclass(frozen=True, slots=True)
+class Stopped:
+    """The user stopped the stream while no connection was open: end now, sending nothing, opening nothing.
+
+    The I/O layer logs it as a ``close`` entry without a ``code`` (no connection was open) and with
+    ``by="user"``, this ``reason`` and ``waiting_for``.
+
+    Attributes:
+        reason: In words, e.g. "stopped by the user before connecting, while waiting for the first audio".
+        waiting_for: A key of `WAITING_FOR`, or ``None`` when the stream was waiting for nothing yet.
+    """
+
+    reason: str
+    waiting_for: str | None = None
+
+
 _NO_ACTIONS: tuple[Action, ...] = ()
 
 
@@ -277,7 +309,8 @@ class StreamState:
     Fed in order, per connection: `begin_attempt`; then `on_refused` / `on_unreachable` when the
     attempt failed, or `on_connected` when it opened; while it is open `take` / `on_sent` /
     `on_resent` for audio, `on_event` for every parsed event, `on_source_end`, `on_tail_done`,
-    `on_finish_sent`; and `on_connection_end` when it closed.
+    `on_finish_sent`; and `on_connection_end` when it closed. When the user stops it: `on_stop` with no
+    connection open, `on_stop_while_connected` with one.
 
     Read the attributes; change them only through the methods.
 
@@ -310,6 +343,8 @@ class StreamState:
         offset_audio_s: Where the current connection's audio starts in the stream.
         opened_at_wall_s: When the current connection opened.
         attempt: Connection attempts in a row that made no progress, the current one included.
+        connections: Connections opened so far.
+        stopped: The user asked to stop (`on_stop`, `on_stop_while_connected`).
     """
 
     def __init__(self, *, driver: Driver, retry: RetryPolicy | None = None, reconnect: bool = True) -> None:
@@ -338,6 +373,8 @@ class StreamState:
         self.offset_audio_s = 0.0
         self.opened_at_wall_s = 0.0
         self.attempt = 0
+        self.connections = 0
+        self.stopped = False
         self._backoff = self.retry.delays()
         self._sent_mark_audio_s = 0.0
         self._covered_mark_audio_s = 0.0
@@ -385,7 +422,38 @@ class StreamState:
         self._covered_mark_audio_s = self.covered_until_audio_s
         self.speaking = self.replying = False  # turn state belongs to the connection that reported it
         self.opened_at_wall_s = now_wall_s
+        self.connections += 1
         return ConnectionPlan(resend=resend, offset_audio_s=self.offset_audio_s, resume_id=self.resume_id)
+
+    # ----------------------------------------------------------------------- stopping
+
+    def on_stop(self, *, waiting_for: str | None = None) -> Stopped:
+        """The user asked to stop (`voicelab.Stream.stop`) while no connection was open: end at once.
+
+        Nothing is sent and no connection is opened; a pre-flight check still reading the source's first
+        second is abandoned, so it reports nothing (no "empty" source: the user stopped it).
+
+        Args:
+            waiting_for: What the stream was waiting for: a key of `WAITING_FOR` (the first audio, a
+                temporary token, the upgrade, the next attempt), or ``None`` for nothing yet.
+
+        Returns:
+            What to log: the ``close`` entry's ``reason`` ("stopped by the user before connecting, while
+            waiting for the first audio"; "before reconnecting" once a connection was open) and ``waiting_for``.
+        """
+        self.stopped = True
+        when = "before reconnecting" if self.connections else "before connecting"
+        what = f", while waiting for {WAITING_FOR[waiting_for]}" if waiting_for else ""
+        return Stopped(reason=f"{STOPPED_BY_USER} {when}{what}", waiting_for=waiting_for)
+
+    def on_stop_while_connected(self) -> None:
+        """The user asked to stop while a connection was open (or as it ended).
+
+        That connection ends cleanly — no more audio, no trailing silence, the driver's finish, the
+        provider's last message — and whatever then ends it ends the stream: `on_connection_end` answers
+        `Done`, never `Reconnect` (a reconnect would keep the user waiting after asking to stop).
+        """
+        self.stopped = True
 
     # ----------------------------------------------------------------------- audio
 
@@ -584,11 +652,12 @@ class StreamState:
         """The connection closed with ``close_code``: the stream is done, fails, or reconnects.
 
         In order: a fatal provider error fails the stream; the terminal event, or a normal close once all
-        audio is sent and covered, ends it; a normal close after the clean end without a terminal event ends
-        it too — or fails with `NoTranscriptError` when no transcript ever came. Otherwise a failed resume
-        starts a fresh session at once; else `RetryPolicy` decides, with the budget and the backoff started
-        over when the connection made progress (a final covered new audio, or it sent new audio and stayed
-        up `STABLE_CONNECTION_WALL_S`).
+        audio is sent and covered, ends it; after the user stopped (`on_stop_while_connected`) any close
+        ends it (no reconnect: a reconnect would keep them waiting); a normal close after the clean end
+        without a terminal event ends it too — or fails with `NoTranscriptError` when no transcript ever
+        came. Otherwise a failed resume starts a fresh session at once; else `RetryPolicy` decides, with
+        the budget and the backoff started over when the connection made progress (a final covered new
+        audio, or it sent new audio and stayed up `STABLE_CONNECTION_WALL_S`).
 
         Args:
             close_code: The close code (``None``: none known).
@@ -601,6 +670,9 @@ class StreamState:
             return Fail(self.fatal)
         if self.terminal or (self.source_done and not self.pending and close_code == _NORMAL_CLOSE):
             return Done()
+        if self.stopped:
+            return Done(notes=(LogNote(f"{STOPPED_BY_USER}: the connection ended (code {close_code}) before the "
+                                       "provider's last message", {"close_code": close_code}),))
         if self.source_done and self.finish_sent and close_code == _NORMAL_CLOSE:
             # the server ended the session normally after our clean end, without its terminal message
             if not self.transcripts:

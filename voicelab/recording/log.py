@@ -13,7 +13,12 @@ Entry kinds:
 * ``connect`` / ``handshake`` / ``close``: connection attempts, the upgrade
   result (HTTP status or success; ``audio_offset`` is the stream's audio time
   at which this connection's audio starts, so provider times can be mapped
-  back after a reconnect), close code and reason.
+  back after a reconnect), close code and reason, and ``by``: who ended it
+  (``clean``: the client's clean end, answered by the provider; ``server``;
+  ``user``: ``Stream.stop()``; in a tap's Recording ``app`` or ``tap``). A stop
+  while no connection was open (waiting for the first audio, a token, the
+  upgrade or a reconnect) is a ``close`` with no ``code``, ``by: "user"``,
+  ``waiting_for`` and a ``reason`` such as "stopped by the user before connecting".
 * ``chunk``: one audio chunk sent — ``seq``, ``audio_start``/``audio_end``
   (seconds of audio), ``bytes``; while the audio is kept (``keep_audio_seconds``,
   the first 60 s of audio time by default) also ``data`` (the bytes exactly as

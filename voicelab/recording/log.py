@@ -206,8 +206,28 @@ def _chunk_entry(row: _ChunkRow) -> Entry:
     return Entry(row[0], "chunk", data)
 
 
-def _as_entry(item: Entry | _ChunkRow) -> Entry:
-    return item if isinstance(item, Entry) else _chunk_entry(item)
+#: How `Recording.message_in` keeps a received JSON message: ``(t, text)``, its JSON text as the file holds it
+#: (redacted, audio stripped as the Recording keeps it), decoded when read. The text takes a fraction of the
+#: memory of the decoded dict (a 2-hour session receives tens of thousands of messages), and a tuple of a float
+#: and a str is left alone by the garbage collector, whose pauses a dict per message would lengthen.
+_RecvRow = tuple[float, str]
+
+
+def _recv_entry(row: _RecvRow) -> Entry:
+    """The `Entry` of a stored received-message row."""
+    return Entry(row[0], "recv", {"message": json.loads(row[1])})
+
+
+def _as_entry(item: Entry | _ChunkRow | _RecvRow) -> Entry:
+    if isinstance(item, Entry):
+        return item
+    return _recv_entry(item) if len(item) == 2 else _chunk_entry(item)
+
+
+def _kind_of(item: Entry | _ChunkRow | _RecvRow) -> str:
+    if isinstance(item, Entry):
+        return item.kind
+    return "recv" if len(item) == 2 else "chunk"
 
 
 def _plain_number(value: object) -> bool:
@@ -353,7 +373,7 @@ class Recording:
         self._clock = clock
         self._origin = clock()
         self._lock = threading.Lock()
-        self._entries: list[Entry | _ChunkRow] = []
+        self._entries: list[Entry | _ChunkRow | _RecvRow] = []
         self._file: IO[str] | None = None
         self.path = Path(path) if path is not None else None
         if self.path is not None:
@@ -462,7 +482,23 @@ class Recording:
         """Record a message received, raw."""
         if isinstance(message, (bytes, bytearray)):
             return self._append("recv", {"binary_bytes": len(message)}, t=t)
-        return self._append("recv", {"message": self._message(message, keep=self._keeping)}, t=t)
+        try:
+            obj = json.loads(message)
+        except (ValueError, RecursionError):  # not JSON: kept as the text it is
+            return self._append("recv", {"message": message}, t=t)
+        kept = obj if self._store_audio or self._keeping else _strip_audio(obj)
+        clean = _redact_all(kept, self._secrets)
+        text = message
+        if clean != obj or "\n" in text or "\r" in text:  # what the Recording keeps differs from what came
+            text = json.dumps(clean, ensure_ascii=False, separators=(",", ":"))
+        when = self.now() if t is None else t
+        row: _RecvRow = (float(when), text)
+        with self._lock:
+            self._entries.append(row)
+            if self._file is not None:
+                self._file.write(f'{{"t":{round(row[0], 6)!r},"kind":"recv","message":{text}}}\n')
+                self._file.flush()
+        return Entry(row[0], "recv", {"message": clean})
 
     def _message(self, message: str | Mapping[str, Any], *, keep: bool = False) -> Any:
         if isinstance(message, str):
@@ -534,7 +570,7 @@ class Recording:
         """The entries from position ``start`` on (``len(recording)`` is the next position), in order."""
         with self._lock:
             items = self._entries[start:]
-        return [e if isinstance(e, Entry) else _chunk_entry(e) for e in items]
+        return [_as_entry(e) for e in items]
 
     def __iter__(self) -> Iterator[Entry]:
         return iter(self.entries)
@@ -556,10 +592,7 @@ class Recording:
         """Entries of one kind."""
         with self._lock:
             items = list(self._entries)
-        if kind == "chunk":
-            return [_chunk_entry(e) if not isinstance(e, Entry) else e for e in items
-                    if not isinstance(e, Entry) or e.kind == kind]
-        return [e for e in items if isinstance(e, Entry) and e.kind == kind]
+        return [_as_entry(e) for e in items if _kind_of(e) == kind]
 
     def events(self) -> list[tuple[float, Event]]:
         """Every received message parsed into voicelab events, with its receive time.
@@ -573,9 +606,10 @@ class Recording:
         offset = 0.0
         with self._lock:
             items = list(self._entries)
-        for e in items:
-            if not isinstance(e, Entry):  # a chunk sent
+        for item in items:
+            if not isinstance(item, Entry) and len(item) != 2:  # a chunk sent
                 continue
+            e = _as_entry(item)
             if e.kind == "handshake" and e.get("ok"):
                 offset = float(e.get("audio_offset") or 0.0)  # a reconnect resumes later in the audio
             if e.kind != "recv" or e.get("message") is None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import json
 import os
 import signal
 import socket
@@ -120,13 +119,15 @@ def isolated_env(sandbox: Path) -> dict[str, str]:
     return env
 
 
+#: The settings scripts/lab.sh gives JupyterLab (Markdown opens rendered; no news prompt, no update checks).
+LAB_OVERRIDES = ROOT / "scripts" / "lab-settings" / "overrides.json"
+
+
 def lab_settings(sandbox: Path) -> Path:
-    """An app settings dir whose overrides turn off JupyterLab's news prompt and update checks (no network)."""
+    """An app settings dir with scripts/lab.sh's overrides (no network: no news prompt, no update checks)."""
     settings = sandbox / "lab-settings"
     settings.mkdir(exist_ok=True)
-    (settings / "overrides.json").write_text(json.dumps({
-        "@jupyterlab/apputils-extension:notification": {"checkForUpdates": False, "fetchNews": "false"},
-    }))
+    (settings / "overrides.json").write_text(LAB_OVERRIDES.read_text())
     return settings
 
 

@@ -325,3 +325,18 @@ def test_after_a_stop_while_connected_a_drop_ends_the_stream_instead_of_reconnec
     state.on_stop_while_connected()
     end = state.on_connection_end(close_code=1006, now_wall_s=1.5)
     assert isinstance(end, Done) and "stopped by the user" in end.notes[0].text
+
+
+def test_a_stop_before_any_audio_reads_plainly_in_diagnose_and_the_event_log():
+    """No 'none kept' for audio never sent, no 'close None' for a session that never connected."""
+    from voicelab.plot.frames import FrameLog
+    from voicelab.recording.log import Recording
+
+    rec = Recording(None, provider="pulse")
+    rec.log("close", code=None, reason="stopped by the user before connecting", by="user")
+    d = vl.diagnose(rec)
+    assert d.chunks_sent == 0 and "none: no audio was sent" in str(d) and "none kept" not in str(d)
+    assert d.to_dict()["chunks_sent"] == 0
+    rows = [r["s"] for r in FrameLog.of(rec).rows]
+    closes = [s for s in rows if "no close code" in s]
+    assert closes and not any("close None" in s for s in rows), rows

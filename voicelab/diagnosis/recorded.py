@@ -188,6 +188,8 @@ class Diagnosis:
         duration: Seconds the Recording spans.
         audio: What audio was kept and checked (format, seconds), or ``None``.
         name: The Recording's path, if any.
+        closes: Each close: time, code, reason and who closed.
+        chunks_sent: Audio chunks the session sent (``None``: not known).
     """
 
     findings: tuple[Finding, ...]
@@ -200,6 +202,7 @@ class Diagnosis:
     audio: dict[str, Any] | None = None
     name: str | None = None
     closes: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    chunks_sent: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -236,6 +239,7 @@ class Diagnosis:
             "closes": [dict(c) for c in self.closes],
             "duration": self.duration,
             "audio": self.audio,
+            "chunks_sent": self.chunks_sent,
             "ok": self.ok,
             "findings": [f.to_dict() for f in self.findings],
         }
@@ -254,6 +258,8 @@ class Diagnosis:
             a = self.audio
             rows.append(("audio checked", f"{a['seconds']:.2f} s of {a['format']}"
                          + ("" if a.get("complete") else " (the first part kept)")))
+        elif self.chunks_sent == 0:
+            rows.append(("audio checked", "none: no audio was sent"))
         else:
             rows.append(("audio checked", "none kept (keep_audio_seconds=0 or an older recording)"))
         return rows
@@ -463,7 +469,8 @@ class _Diagnoser:
         return Diagnosis(findings=tuple(findings), provider=self.rec.provider, endpoint=summary.get("endpoint"),
                          started_at=summary.get("started_at"), session_ids=tuple(summary.get("session_ids") or ()),
                          close_codes=tuple(c["code"] for c in closes), duration=dur, audio=audio,
-                         name=None if self.rec.path is None else str(self.rec.path), closes=closes)
+                         name=None if self.rec.path is None else str(self.rec.path), closes=closes,
+                         chunks_sent=len(self.rec.of("chunk")))
 
     def add(self, code: str, severity: str, message: str, symptom: str, fix: str, **evidence: Any) -> Finding:
         f = Finding(code=code, severity=severity, message=message, symptom=symptom, fix=fix,  # type: ignore[arg-type]

@@ -153,7 +153,8 @@ class FrameLog:
             code = e.get("code")
             if code is not None:
                 c["close_codes"].append(int(code))
-            summary = f"close {code} {e.get('reason') or ''} ({e.get('by') or 'server'})"
+            what = f"close {code}" if code is not None else "ended, no close code"  # e.g. stopped before connecting
+            summary = f"{what} {e.get('reason') or ''} ({e.get('by') or 'server'})"
         elif kind == "gap":
             c["reconnects"] += 1
             summary = f"reconnect gap at {e.get('audio_time')} s audio, close {e.get('close_code')}"

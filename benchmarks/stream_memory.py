@@ -19,8 +19,9 @@ Two measurements per file, each mode in its own subprocess:
   ``vl.stream(...).wait()``, with a Recording that keeps no audio bytes (``keep_audio_seconds=0``). Its
   peak also holds the Recording's log of every message, and the client's resend buffer: audio no final
   covers yet is kept for a reconnect, so when the emulator lags behind a fast stream (a loaded machine)
-  that buffer, not the reader, holds the audio. Each stream child also reports, from its Recording,
-  the most audio in flight (sent, not yet covered by a final's last word), the messages received, and
+  that buffer, not the reader, holds the audio (unpaced, at most about ``MAX_IN_FLIGHT_AUDIO_S`` of it: the
+  client then waits for finals, see voicelab/client/stream_state.py). Each stream child also reports, from
+  its Recording, the most audio in flight (sent, not yet covered by a final's last word), the messages received, and
   what the finished `Stream` holds (traced memory freed when it is let go: its events and Recording).
 
 Usage, from the repository root: ``.venv/bin/python benchmarks/stream_memory.py`` (the default: both files

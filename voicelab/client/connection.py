@@ -11,6 +11,10 @@ while the session becomes ready, and while a live source has no next chunk yet. 
 open the stream ends at once (nothing sent, nothing opened) and the Recording gets a ``close`` entry
 without a code, ``by="user"``; with one open it ends cleanly on it, and never reconnects.
 
+Unpaced (``speed=None``) it yields to the loop between chunks, so finals are read while sending, and holds
+new audio while `StreamState.hold_for_finals` says too much is in flight (bounded waits: a server that sends
+no finals never stalls it).
+
 It only moves bytes: every decision (what a final covers, what to resend, when to retry, resume or give
 up, when the session is over) is made by the sans-I/O `voicelab.client.stream_state.StreamState`, which
 this module feeds with events and close codes and whose answers it applies.
@@ -43,6 +47,7 @@ from voicelab.client.fastsend import send_now
 from voicelab.client.pacing import Pacer
 from voicelab.client.retry import RetryPolicy
 from voicelab.client.stream_state import (
+    IN_FLIGHT_WAIT_WALL_S,
     ConnectionPlan,
     Done,
     Fail,
@@ -335,6 +340,7 @@ async def _pump(
     """Run one connection: receive concurrently, send opening, resend, stream, finish."""
     ready = asyncio.Event()
     terminal = asyncio.Event()
+    covering = asyncio.Event()  # set when a final covers more audio (an unpaced send may wait for it)
 
     async def receive() -> tuple[int | None, str]:
         try:
@@ -348,6 +354,7 @@ async def _pump(
                 except ProtocolError as exc:  # one bad message must not end the session
                     events = [Error(provider=driver.provider, raw=message, code="malformed_message",
                                     message=f"the server sent a message that could not be parsed: {exc}")]
+                covered = state.covered_until_audio_s
                 for ev in events:
                     ev = state.to_stream_time(ev)
                     for action in state.on_event(ev, now_wall_s=t):
@@ -361,6 +368,8 @@ async def _pump(
                         on_event(t, ev)
                     except Exception:  # a display callback must never kill the stream
                         log.exception("event callback failed")
+                if state.covered_until_audio_s > covered:
+                    covering.set()
             rcvd = ws.close_code
             return rcvd, ws.close_reason or ""
         except ConnectionClosed as exc:
@@ -422,7 +431,16 @@ async def _pump(
                             samplerate=chunk.samplerate, channels=chunk.channels)
         # new audio resumes where the source stopped (after a chunk taken but not sent before a drop)
         pacer.start(audio_start=state.source_position_audio_s, now=recording.now())
+        paced = pacer.speed is not None
         while not stop.is_set() and not state.source_done:
+            if not paced:
+                # unpaced, a send that the socket takes at once never yields: without this the receive task
+                # reads nothing (no final covers audio) until the last chunk is out
+                await asyncio.sleep(0)
+                if state.hold_for_finals(paced=False):
+                    await _hold_for_finals(state, covering, receiver, stop)
+                    if stop.is_set():
+                        break  # (a connection that ended meanwhile is seen by the next send)
             try:
                 if live_source:  # it may wait for its next chunk: a stop must not wait with it
                     got = await _unless_stopped(_anext(source), stop)
@@ -495,6 +513,29 @@ async def _close_last_turn(driver: Driver, send: Callable[[bytes | str], Awaitab
             recording.log("note", text="ending although the last turn or reply was still in progress")
             return
         await asyncio.sleep(LAST_TURN_POLL_WALL_S)
+
+
+async def _hold_for_finals(state: StreamState, covering: asyncio.Event, receiver: asyncio.Task[Any],
+                           stop: asyncio.Event) -> None:
+    """Wait while `StreamState.hold_for_finals` says so (unpaced, too much audio in flight).
+
+    Until finals cover enough audio, the connection ends, the user stops, or `IN_FLIGHT_WAIT_WALL_S` passes
+    with no final covering audio (then the state is told, and the stream sends on unbounded until a final
+    covers more).
+    """
+    while state.hold_for_finals(paced=False) and not stop.is_set() and not receiver.done():
+        covering.clear()
+        waiter = asyncio.ensure_future(covering.wait())
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            done, _ = await asyncio.wait({waiter, stopper, receiver}, timeout=IN_FLIGHT_WAIT_WALL_S,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+            stopper.cancel()
+        if not done:
+            state.on_in_flight_wait_expired()
+            return
 
 
 async def _wait_first(awaitable: Awaitable[Any], receiver: asyncio.Task[Any], timeout: float | None,

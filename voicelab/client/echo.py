@@ -38,6 +38,7 @@ import soxr
 from voicelab.audio import codecs
 from voicelab.audio.chunking import Chunk
 from voicelab.audio.formats import BYTES_PER_SAMPLE, PCM_ENCODINGS, check_encoding
+from voicelab.client.sources import close_source
 from voicelab.protocols.events import (
     AgentReplyAudio,
     AgentReplyDone,
@@ -352,6 +353,13 @@ class EchoSession:
 
     async def chunks(self, source: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
         """Yield the source's chunks with the echo mixed in, then the echo over silence while it lasts."""
+        try:
+            async for c in self._mixed(source):
+                yield c
+        finally:  # done, stopped or failed: the source's file or reader thread is let go now
+            await close_source(source)
+
+    async def _mixed(self, source: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
         prev: Chunk | None = None
         while True:
             pulled = self.clock()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import math
 import os
@@ -33,7 +34,7 @@ from voicelab.client.echo import EchoLoop, EchoSession, as_echo_loop
 from voicelab.client.errors import StreamTimeout
 from voicelab.client.eventloop import new_event_loop
 from voicelab.client.retry import RetryPolicy
-from voicelab.client.sources import aiterate
+from voicelab.client.sources import aiterate, close_source
 from voicelab.errors import VoicelabError
 from voicelab.protocols.errors import ProtocolError
 from voicelab.protocols.events import Event, Final, Partial
@@ -44,6 +45,10 @@ from voicelab.recording.log import Recording
 __all__ = ["Stream", "StreamSetupError", "replay", "stream"]
 
 log = logging.getLogger("voicelab.client")
+
+#: How long (wall seconds) leaving a ``with vl.stream(...) as s:`` block waits for the stream to end after
+#: stopping it: the clean end waits for the last final (``final_timeout``, 15 s by default) and the close.
+EXIT_TIMEOUT_WALL_S = 30.0
 
 class StreamSetupError(VoicelabError, ValueError):
     """The arguments of `stream` are inconsistent or incomplete."""
@@ -71,7 +76,12 @@ class _LoopThread:
 class Stream:
     """A running (or finished) stream: its events, its Recording, and control.
 
-    Not created directly: see `stream` and `replay`.
+    Not created directly: see `stream` and `replay`. As a context manager (``with vl.stream(...) as s:``)
+    it is stopped and waited for when the block is left (see `__exit__`).
+
+    A running stream is referenced by the client's event loop until it ends, so it is never garbage-collected
+    while running (dropping the last reference does not stop it, and no warning could fire): stop it, wait
+    for it, or use ``with``.
     """
 
     def __init__(self, *, provider: str, recording: Recording) -> None:
@@ -170,6 +180,30 @@ class Stream:
             finally:
                 raise
         return self
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        """Leave the ``with`` block: stop the stream if it is still running, then wait for it to end.
+
+        The wait is bounded by `EXIT_TIMEOUT_WALL_S`. With no exception leaving the block, the stream's own
+        error is raised as `wait` raises it (a `StreamTimeout` too, when it is still running after the bound);
+        with one leaving the block, that exception goes on and the stream's error is only in `error`.
+        On the client's own event loop (``async`` code) nothing is waited for: it is only stopped (``await``
+        it there).
+        """
+        if self._future is None:
+            return
+        if not self.done:
+            self.stop()
+        if self._loop is not None and _running_loop() is self._loop:
+            return
+        if exc_type is not None:
+            with contextlib.suppress(Exception):  # the block's own exception goes on (an interrupt too)
+                self.wait(EXIT_TIMEOUT_WALL_S)
+            return
+        self.wait(EXIT_TIMEOUT_WALL_S)
 
     def __await__(self) -> Generator[Any, None, Stream]:
         assert self._future is not None
@@ -312,12 +346,15 @@ def _clip_chunks(clip: Clip, driver: Driver, chunk_bytes: int | None, chunk_seco
 
 
 async def _as_async(source: Iterable[Chunk] | AsyncIterable[Chunk]) -> AsyncIterator[Chunk]:
-    if isinstance(source, AsyncIterable):
-        async for c in source:
-            yield c
-    else:
-        for c in source:
-            yield c
+    try:
+        if isinstance(source, AsyncIterable):
+            async for c in source:
+                yield c
+        else:
+            for c in source:
+                yield c
+    finally:  # done, stopped or failed: a file read block by block is closed now
+        await close_source(source)
 
 
 def _bytes_chunks(source: Iterable[Any] | AsyncIterable[Any], driver: Driver) -> AsyncIterator[Chunk]:
@@ -327,22 +364,26 @@ def _bytes_chunks(source: Iterable[Any] | AsyncIterable[Any], driver: Driver) ->
     async def gen() -> AsyncIterator[Chunk]:
         t = 0.0
         seq = 0
-        async for item in aiterate(source):  # a sync iterator is stepped on a thread: never blocks the loop
-            if isinstance(item, Chunk):
-                yield item
-                t = item.end
-                continue
-            if isinstance(item, Clip):
-                for c in _clip_chunks(item, driver, None, 0.1):
-                    yield Chunk(seq, c.data, c.encoding, c.samplerate, 1, t + c.start, t + c.end)
-                    seq += 1
-                t += item.duration
-                continue
-            data = bytes(item)
-            dur = len(data) / (bps * driver.samplerate) if bps else 0.02
-            yield Chunk(seq, data, driver.encoding, driver.samplerate, 1, t, t + dur)
-            seq += 1
-            t += dur
+        items = aiterate(source)  # a sync iterator is stepped on a thread: never blocks the loop
+        try:
+            async for item in items:
+                if isinstance(item, Chunk):
+                    yield item
+                    t = item.end
+                    continue
+                if isinstance(item, Clip):
+                    for c in _clip_chunks(item, driver, None, 0.1):
+                        yield Chunk(seq, c.data, c.encoding, c.samplerate, 1, t + c.start, t + c.end)
+                        seq += 1
+                    t += item.duration
+                    continue
+                data = bytes(item)
+                dur = len(data) / (bps * driver.samplerate) if bps else 0.02
+                yield Chunk(seq, data, driver.encoding, driver.samplerate, 1, t, t + dur)
+                seq += 1
+                t += dur
+        finally:  # done, stopped or failed: the reader thread ends and the caller's generator is closed
+            await close_source(items)
 
     return gen()
 
@@ -452,11 +493,15 @@ def stream(
     head = blocks.long_file_head(source, encoding=driver.encoding) if raw is None else None
     chunks: AsyncIterator[Chunk]
     source_clip: Clip | None
+    # closed when the stream ends, whatever the outcome, outermost first (each also closes the one inside it)
+    to_close: list[object] = []
     if head is not None:  # a long file: read, resampled and encoded block by block, never whole in memory
         source_clip = require_audio(head, purpose="stream")  # its first minute, for the pre-flight check
-        chunks = _as_async(blocks.file_chunks(source, encoding=driver.encoding, samplerate=driver.samplerate,
-                                              chunk_bytes=chunk_bytes, chunk_seconds=chunk_seconds,
-                                              target=get_provider(driver.provider).target))
+        blocks_read = blocks.file_chunks(source, encoding=driver.encoding, samplerate=driver.samplerate,
+                                         chunk_bytes=chunk_bytes, chunk_seconds=chunk_seconds,
+                                         target=get_provider(driver.provider).target)
+        to_close.append(blocks_read)
+        chunks = _as_async(blocks_read)
     elif isinstance(source, (Clip, str, Path, np.ndarray)) or (isinstance(source, (bytes, bytearray)) and raw):
         clip = load(source, samplerate=samplerate, raw=raw) if not isinstance(source, Clip) else source
         require_audio(clip, purpose="stream")  # a 0-frame source would "succeed" with an empty final
@@ -508,12 +553,20 @@ def stream(
         sess.preflight = checked.findings
         _preflight.report(checked, recording=rec, strict=strict, stacklevel=1)
 
+    to_close[:0] = [chunks] + ([buffered] if buffered is not None else [])
+
     async def run(stop: asyncio.Event) -> None:
-        # a stop while the first second is read (no audio yet) ends the stream before connecting
-        await run_stream(driver=driver, api_key=key, chunks=chunks, recording=rec, options=options,
-                         on_event=sess._dispatch, stop=stop, controls=sess._controls,
-                         before_connect=check_first_second if buffered is not None else None,
-                         live_source=source_clip is None)
+        try:
+            # a stop while the first second is read (no audio yet) ends the stream before connecting
+            await run_stream(driver=driver, api_key=key, chunks=chunks, recording=rec, options=options,
+                             on_event=sess._dispatch, stop=stop, controls=sess._controls,
+                             before_connect=check_first_second if buffered is not None else None,
+                             live_source=source_clip is None)
+        finally:
+            # whatever the outcome, now: a failed stream keeps its error, whose traceback's frames reference
+            # the source, so a file (or a generator's reader thread) would otherwise live as long as the Stream
+            for source_ in to_close:
+                await close_source(source_)
 
     sess._start(run)
     return sess

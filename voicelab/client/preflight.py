@@ -366,18 +366,29 @@ class BufferedSource:
     def __aiter__(self) -> AsyncIterator[Any]:
         return self._replay()
 
+    async def aclose(self) -> None:
+        """Close the source's iterator (and end its reader thread); the items read ahead are dropped."""
+        self.items = []
+        it, self._iter = self._iter, None
+        aclose = getattr(it, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
     async def _replay(self) -> AsyncIterator[Any]:
         items, self.items = self.items, []
-        for item in items:
-            yield item
-        if self.exhausted:
-            return
-        while True:
-            try:
-                item = await self._next()
-            except StopAsyncIteration:
+        try:
+            for item in items:
+                yield item
+            if self.exhausted:
                 return
-            yield item
+            while True:
+                try:
+                    item = await self._next()
+                except StopAsyncIteration:
+                    return
+                yield item
+        finally:
+            await self.aclose()
 
 
 async def check_iterator(source: BufferedSource, *, target: Target, encoding: str, samplerate: int) -> PreflightReport:

@@ -8,7 +8,9 @@ loop awaits each item like any other I/O, so it can stop waiting at once. An asy
 list or tuple (whose items are already there), are iterated directly.
 
 A stream that stops while its thread is blocked in ``next()`` abandons that call: the thread ends
-once the iterator yields or ends (it is a daemon, so it never keeps the interpreter alive).
+once the iterator yields or ends (it is a daemon, so it never keeps the interpreter alive). When the
+stream ends — done, stopped or failed — the thread closes the iterator (a generator's ``finally`` and
+``with`` blocks run, so a file it reads is closed) and ends.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import threading
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import Any, TypeVar
 
-__all__ = ["aiterate"]
+__all__ = ["aiterate", "close_source"]
 
 T = TypeVar("T")
 
@@ -42,6 +44,26 @@ def aiterate(source: Iterable[T] | AsyncIterable[T]) -> AsyncIterator[T]:
     if isinstance(source, (list, tuple)):
         return _inline(source)
     return _threaded(source)
+
+
+async def close_source(source: object) -> None:
+    """Close an iterator a stream read from: ``aclose()`` an async one, ``close()`` a sync one (a generator).
+
+    Its ``finally`` and ``with`` blocks run now, not when it is garbage-collected: a stream that failed keeps
+    its error's traceback, whose frames reference the source, so a file it reads would stay open as long as
+    the `voicelab.Stream` is kept. Errors while closing are ignored (the stream is over), as is an iterator
+    with neither method or one that is running.
+    """
+    try:
+        aclose = getattr(source, "aclose", None)
+        if aclose is not None:
+            await aclose()
+            return
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
+    except Exception:  # noqa: BLE001, S110 - nobody to raise it to: the stream has ended
+        pass
 
 
 async def _inline(items: Iterable[T]) -> AsyncIterator[T]:
@@ -81,7 +103,7 @@ class _Stepper:
         return fut
 
     def close(self) -> None:
-        """No more requests: the thread ends after the call it may be blocked in."""
+        """No more requests: the thread closes the iterator and ends, after the call it may be blocked in."""
         self._requests.put(None)
 
     def _run(self) -> None:
@@ -89,6 +111,12 @@ class _Stepper:
         while True:
             request = self._requests.get()
             if request is None:
+                close = getattr(it, "close", None)  # a generator: run its finally (a file it reads is closed)
+                if close is not None:
+                    try:
+                        close()
+                    except Exception:  # noqa: BLE001 - the stream is over; nobody to raise it to
+                        pass
                 return
             loop, fut = request
             item: Any = None

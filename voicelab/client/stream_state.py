@@ -56,7 +56,9 @@ from voicelab.providers.spec import Driver
 
 __all__ = [
     "CHUNK_END_EPSILON_AUDIO_S",
+    "IN_FLIGHT_WAIT_WALL_S",
     "LAST_TURN_QUIET_WALL_S",
+    "MAX_IN_FLIGHT_AUDIO_S",
     "SNAP_TO_CHUNK_AUDIO_S",
     "SPEECH_END_AFTER_LAST_WORD_AUDIO_S",
     "SPEECH_END_BEFORE_LAST_WORD_AUDIO_S",
@@ -110,6 +112,15 @@ LAST_TURN_QUIET_WALL_S = 0.5
 #: Audio seconds per chunk of the trailing silence sent so the provider's turn detection ends the last
 #: turn (a provider's ``tail_silence_seconds``); small, so the silence is paced like speech.
 TAIL_SILENCE_CHUNK_AUDIO_S = 0.05
+#: Unpaced (``speed=None``), the client sends new audio only while at most this much audio is in flight: sent
+#: but not yet covered by a final (`StreamState.in_flight_audio_s`, what a reconnect resends). Without the
+#: bound the resend buffer holds the whole file whenever the server's finals fall behind the sends (2 hours:
+#: 230 MB of chunks). Paced streams are not held: their pace already bounds it.
+MAX_IN_FLIGHT_AUDIO_S = 30.0
+#: How long (wall seconds) an unpaced stream waits for a final to cover audio once `MAX_IN_FLIGHT_AUDIO_S` is
+#: in flight. When none comes in that time it sends on, unbounded, until a final covers more audio: a server
+#: that finalises only at the end (or sends finals without word times) is never deadlocked, only not bounded.
+IN_FLIGHT_WAIT_WALL_S = 2.0
 #: Float tolerance (audio seconds) when deciding that a chunk ends at or before the covered point: chunk
 #: ends are sums of float durations and may sit a rounding error past a word end that equals them.
 CHUNK_END_EPSILON_AUDIO_S = 1e-9
@@ -378,6 +389,8 @@ class StreamState:
         self._backoff = self.retry.delays()
         self._sent_mark_audio_s = 0.0
         self._covered_mark_audio_s = 0.0
+        # covered_until_audio_s when a wait for finals last ran out (`on_in_flight_wait_expired`)
+        self._unbounded_at_audio_s: float | None = None
 
     def __repr__(self) -> str:
         return (f"<StreamState {self.driver.provider}: sent {self.sent_until_audio_s:.3f} s, covered "
@@ -422,6 +435,7 @@ class StreamState:
         self._covered_mark_audio_s = self.covered_until_audio_s
         self.speaking = self.replying = False  # turn state belongs to the connection that reported it
         self.opened_at_wall_s = now_wall_s
+        self._unbounded_at_audio_s = None  # a new connection may cover audio again: bound it again
         self.connections += 1
         return ConnectionPlan(resend=resend, offset_audio_s=self.offset_audio_s, resume_id=self.resume_id)
 
@@ -478,6 +492,34 @@ class StreamState:
         self.seq = seq + 1
         self.sent_until_audio_s = max(self.sent_until_audio_s, chunk.end)
         return seq
+
+    @property
+    def in_flight_audio_s(self) -> float:
+        """Audio seconds sent but not yet covered by a final (what a reconnect would resend)."""
+        return max(0.0, self.sent_until_audio_s - self.covered_until_audio_s)
+
+    def hold_for_finals(self, *, paced: bool) -> bool:
+        """Whether to wait for a final before sending the next chunk of new audio.
+
+        True for an unpaced stream (``paced=False``) with more than `MAX_IN_FLIGHT_AUDIO_S` in flight, unless
+        a wait already ran out (`on_in_flight_wait_expired`) and no final has covered more audio since. The
+        I/O layer then waits until a final covers audio, the connection ends, the user stops, or
+        `IN_FLIGHT_WAIT_WALL_S` passes, and asks again.
+
+        Args:
+            paced: The stream is paced (``speed`` set): its pace bounds what is in flight, never held.
+        """
+        if paced or self.in_flight_audio_s <= MAX_IN_FLIGHT_AUDIO_S:
+            return False
+        return self._unbounded_at_audio_s is None or self.covered_until_audio_s > self._unbounded_at_audio_s
+
+    def on_in_flight_wait_expired(self) -> None:
+        """A wait for finals (`hold_for_finals`) ran `IN_FLIGHT_WAIT_WALL_S` without a final covering audio.
+
+        Audio goes out unbounded until a final covers more: a server that sends no (timed) finals until the
+        end must not stall the stream, nor cost `IN_FLIGHT_WAIT_WALL_S` per chunk.
+        """
+        self._unbounded_at_audio_s = self.covered_until_audio_s
 
     @property
     def source_position_audio_s(self) -> float:

@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.test_notebooks import NOTEBOOKS, _run, _text
+from tests.test_notebooks import NOTEBOOKS, _clean, _run, _text
 
 NAME = "08-microphone.ipynb"
 IMAGES = NOTEBOOKS / "images"
@@ -34,11 +34,7 @@ def nb() -> nbformat.NotebookNode:
 
 @pytest.fixture(scope="module")
 def code(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
-    cells = [c for c in nb.cells if c.cell_type == "code"]
-    errors = [o for c in cells for o in c.outputs if o.get("output_type") == "error"]
-    assert not errors, errors[0].get("evalue")
-    assert not any(o.get("name") == "stderr" for c in cells for o in c.outputs), "a cell wrote to stderr"
-    return cells
+    return _clean(nb)  # no error, no stderr
 
 
 @pytest.fixture(scope="module")

@@ -62,7 +62,7 @@ CELLS = [
         "        except vl.VoicelabError as exc:\n"
         "            print(type(exc).__name__, exc)\n"
         "print(len(caught), 'pre-flight warnings, e.g.:')\n"
-        "for w in caught[:3]:\n"
+        "for w in sorted(caught, key=lambda w: str(w.message))[:3]:  # the streams run at once: sort for a stable order\n"
         "    print(' ', str(w.message).splitlines()[0][:160])"
     ),
     new_markdown_cell("## 2. See it\n\nWhat came back, case by case:"),

@@ -178,6 +178,8 @@ def test_vendor_host_without_url():
 def test_connection_refused(closed_port):
     report = doctor(f"ws://127.0.0.1:{closed_port}", provider="pulse", timeout_seconds=FAST)
     failed_with(report, "tcp", "connection_refused")
+    assert report.step("dns").status == "ok" and report.step("tcp").status == "failed"
+    assert f"127.0.0.1:{closed_port} refused the connection" in report.failed_step.finding.message
 
 
 def test_connect_timeout_on_a_full_accept_queue():
@@ -249,6 +251,8 @@ def test_not_websocket_on_a_plain_http_server():
 def test_rejections(server, status, step, code):
     report = doctor(fault(server, "pulse", f"reject:{status}"), provider="pulse", api_key=CANARY)
     failed_with(report, step, code)
+    assert report.step("tcp").status == "ok" and report.failed_step.name == step
+    assert not report.ok and report.failed_step.finding.code == code
 
 
 def test_rate_limited_with_retry_after(server):
